@@ -1,0 +1,105 @@
+# appapi: a Kubernetes operator that serves App APIs.
+# `make demo` runs the project; `make test` runs the tests.
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+IMG ?= ghcr.io/appapi-dev/appapi:dev
+GATEWAY_IMG ?= ghcr.io/appapi-dev/appapi-gateway:dev
+
+LOCALBIN := $(CURDIR)/bin
+ENVTEST_DIR := $(LOCALBIN)/k8s
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.7.1
+CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUSTOMIZE := $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+
+# Tests find the control plane here, like setup-envtest's KUBEBUILDER_ASSETS.
+export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  %-16s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the Go markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:allowDangerousTypes=false paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods.
+	$(CONTROLLER_GEN) object paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Run gofmt.
+	gofmt -l -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: verify
+verify: manifests generate ## Fail when generated files or formatting drift from the sources.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+	@git diff --exit-code -- api config || { echo "generated files are out of date: run 'make manifests generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api config)" || { echo "untracked generated files: run 'make manifests generate' and commit"; git status --porcelain -- api config; exit 1; }
+
+.PHONY: test
+test: envtest ## Run the unit and envtest suites.
+	go test ./... -count=1
+
+.PHONY: bench
+bench: envtest ## Run the benchmarks.
+	go test ./... -run '^$$' -bench . -benchmem
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/manager and bin/gateway.
+	go build -o $(LOCALBIN)/manager ./cmd/manager
+	go build -o $(LOCALBIN)/gateway ./cmd/gateway
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver, etcd and kubectl into bin/k8s (cached per machine).
+	@bash hack/envtest/build.sh $(ENVTEST_DIR)
+
+.PHONY: docker-build
+docker-build: ## Build the manager and gateway images (needs a Docker engine).
+	docker build --build-arg BINARY=manager -t $(IMG) .
+	docker build --build-arg BINARY=gateway -t $(GATEWAY_IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests $(KUSTOMIZE) ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests $(KUSTOMIZE) ## Remove the CRDs.
+	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests $(KUSTOMIZE) ## Install the CRDs and the manager.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: $(KUSTOMIZE) ## Remove the manager and the CRDs.
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+
+##@ Tools
+
+$(CONTROLLER_GEN):
+	GOBIN=$(LOCALBIN)/.tmp go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/.tmp/controller-gen $@
+
+$(KUSTOMIZE):
+	GOBIN=$(LOCALBIN)/.tmp go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(LOCALBIN)/.tmp/kustomize $@

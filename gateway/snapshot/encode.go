@@ -1,0 +1,242 @@
+package snapshot
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"sort"
+	"strconv"
+)
+
+// How a snapshot is laid out in Kubernetes objects. The object names are
+// fixed per Environment so that the gateway's Role can name exactly the
+// objects it may read.
+const (
+	// IndexKey holds the Index in the index ConfigMap.
+	IndexKey = "snapshot.json"
+	// ShardKey holds gzip-compressed JSON routes in each shard ConfigMap's binaryData.
+	ShardKey = "routes.json.gz"
+	// CredentialsKey holds the Credentials JSON in the credentials Secret.
+	CredentialsKey = "credentials.json"
+
+	// MaxShards bounds the shard ConfigMaps of one Environment.
+	MaxShards = 32
+	// MaxShardBytes keeps a compressed shard well under the API server's
+	// 1 MiB object limit, leaving room for metadata.
+	MaxShardBytes = 768 << 10
+	// MaxCredentialsBytes is the same limit for the credentials Secret.
+	MaxCredentialsBytes = 960 << 10
+
+	// LabelEnvironment marks every object published for an Environment.
+	LabelEnvironment = "appapi.dev/environment"
+)
+
+// IndexName is the ConfigMap that names the snapshot's current shards.
+func IndexName(environment string) string { return "appapi-" + environment + "-snapshot" }
+
+// ShardName is the ConfigMap that holds shard i of the routes.
+func ShardName(environment string, i int) string {
+	return IndexName(environment) + "-" + strconv.Itoa(i)
+}
+
+// CredentialsName is the Secret that holds token hashes and secret values.
+func CredentialsName(environment string) string { return "appapi-" + environment + "-credentials" }
+
+// ErrTooLarge says the snapshot does not fit in MaxShards shards or the credentials Secret.
+var ErrTooLarge = errors.New("snapshot too large")
+
+// Index is the content of the index ConfigMap: everything but the routes
+// and credentials, plus a digest of each shard. A gateway loads a
+// snapshot only when every shard it reads matches its digest, so a snapshot
+// whose shards are still being written is never half-loaded.
+type Index struct {
+	Version     string            `json:"version"`
+	Namespace   string            `json:"namespace"`
+	Environment string            `json:"environment"`
+	Generation  int64             `json:"generation"`
+	Settings    Settings          `json:"settings"`
+	Variables   map[string]string `json:"variables,omitempty"`
+	Shards      []ShardRef        `json:"shards"`
+}
+
+// ShardRef names one shard and the SHA-256 of its compressed bytes.
+type ShardRef struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Routes int    `json:"routes"`
+}
+
+// credentialsDocument is the JSON of the credentials Secret. Its generation
+// tells which snapshot it belongs to.
+type credentialsDocument struct {
+	Generation int64 `json:"generation"`
+	Credentials
+}
+
+// Encoded is a snapshot ready to be written.
+type Encoded struct {
+	// Index is the JSON for the index ConfigMap.
+	Index []byte
+	// Shards[i] is the binary data for ShardName(environment, i).
+	Shards [][]byte
+	// Credentials is the JSON for the credentials Secret.
+	Credentials []byte
+}
+
+// Encode lays the snapshot out as objects. Routes are spread over shards by
+// a hash of their name, so an edit rewrites one shard, and the shard count
+// doubles until every compressed shard fits.
+func Encode(s *Snapshot) (*Encoded, error) {
+	creds, err := json.Marshal(credentialsDocument{Generation: s.Generation, Credentials: s.Credentials})
+	if err != nil {
+		return nil, err
+	}
+	if len(creds) > MaxCredentialsBytes {
+		return nil, fmt.Errorf("%w: credentials take %d bytes, more than the %d a Secret can hold; remove unused ApiTokens", ErrTooLarge, len(creds), MaxCredentialsBytes)
+	}
+	for n := 1; n <= MaxShards; n *= 2 {
+		shards, fits, err := encodeShards(s.Routes, n)
+		if err != nil {
+			return nil, err
+		}
+		if !fits {
+			continue
+		}
+		idx := Index{
+			Version: s.Version, Namespace: s.Namespace, Environment: s.Environment,
+			Generation: s.Generation, Settings: s.Settings, Variables: s.Variables,
+			Shards: make([]ShardRef, n),
+		}
+		for i, data := range shards {
+			sum := sha256.Sum256(data.bytes)
+			idx.Shards[i] = ShardRef{Name: ShardName(s.Environment, i), SHA256: hex.EncodeToString(sum[:]), Routes: data.routes}
+		}
+		index, err := json.Marshal(idx)
+		if err != nil {
+			return nil, err
+		}
+		out := &Encoded{Index: index, Credentials: creds}
+		for _, data := range shards {
+			out.Shards = append(out.Shards, data.bytes)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: %d routes do not fit in %d shards of %d bytes", ErrTooLarge, len(s.Routes), MaxShards, MaxShardBytes)
+}
+
+type encodedShard struct {
+	bytes  []byte
+	routes int
+}
+
+func encodeShards(routes []Route, n int) ([]encodedShard, bool, error) {
+	parts := make([][]Route, n)
+	for _, r := range routes {
+		i := shardOf(r.Name, n)
+		parts[i] = append(parts[i], r)
+	}
+	out := make([]encodedShard, n)
+	for i, part := range parts {
+		sort.Slice(part, func(a, b int) bool { return part[a].Name < part[b].Name })
+		if part == nil {
+			part = []Route{}
+		}
+		var buf bytes.Buffer
+		zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := json.NewEncoder(zw).Encode(part); err != nil {
+			return nil, false, err
+		}
+		if err := zw.Close(); err != nil {
+			return nil, false, err
+		}
+		if buf.Len() > MaxShardBytes {
+			return nil, false, nil
+		}
+		out[i] = encodedShard{bytes: buf.Bytes(), routes: len(part)}
+	}
+	return out, true, nil
+}
+
+func shardOf(name string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return int(h.Sum32() % uint32(n))
+}
+
+// DecodeIndex parses an index ConfigMap's JSON.
+func DecodeIndex(data []byte) (*Index, error) {
+	var idx Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	if idx.Version != Version {
+		return nil, fmt.Errorf("index: version %q is not %q", idx.Version, Version)
+	}
+	return &idx, nil
+}
+
+// ErrShardMismatch says a shard is missing or does not match the index yet;
+// the caller waits for the next update instead of loading a mix of snapshots.
+var ErrShardMismatch = errors.New("shard does not match the index")
+
+// DecodeRoutes reads the routes of every shard the index names. shard returns
+// a shard ConfigMap's binary data, or false when it does not exist.
+func DecodeRoutes(idx *Index, shard func(name string) ([]byte, bool)) ([]Route, error) {
+	var routes []Route
+	for _, ref := range idx.Shards {
+		data, ok := shard(ref.Name)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s is missing", ErrShardMismatch, ref.Name)
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != ref.SHA256 {
+			return nil, fmt.Errorf("%w: %s has other content", ErrShardMismatch, ref.Name)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", ref.Name, err)
+		}
+		var part []Route
+		err = json.NewDecoder(io.LimitReader(zr, 64<<20)).Decode(&part)
+		if err != nil {
+			return nil, fmt.Errorf("shard %s: %w", ref.Name, err)
+		}
+		routes = append(routes, part...)
+	}
+	sort.Slice(routes, func(a, b int) bool { return routes[a].Name < routes[b].Name })
+	return routes, nil
+}
+
+// DecodeCredentials parses the credentials Secret's JSON and returns the
+// generation of the snapshot it was written with.
+func DecodeCredentials(data []byte) (Credentials, int64, error) {
+	var doc credentialsDocument
+	if err := json.Unmarshal(data, &doc); err != nil {
+		// The decoder's error may quote the input, which holds secrets.
+		return Credentials{}, 0, errors.New("credentials: not valid JSON")
+	}
+	return doc.Credentials, doc.Generation, nil
+}
+
+// Assemble joins a decoded index, its routes and credentials into a snapshot
+// and validates it.
+func Assemble(idx *Index, routes []Route, creds Credentials) (*Snapshot, error) {
+	s := &Snapshot{
+		Version: idx.Version, Namespace: idx.Namespace, Environment: idx.Environment,
+		Generation: idx.Generation, Settings: idx.Settings, Variables: idx.Variables,
+		Routes: routes, Credentials: creds,
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
