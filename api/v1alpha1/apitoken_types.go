@@ -13,7 +13,7 @@ const RotateAnnotation = "appapi.dev/rotate"
 const TokenSecretKey = "token"
 
 // ApiTokenSpec defines a bearer token that callers of one Environment's App APIs present.
-// +kubebuilder:validation:XValidation:rule="(has(self.secretName) ? self.secretName : '') == (has(oldSelf.secretName) ? oldSelf.secretName : '')",message="secretName is immutable: the plaintext token was written once to the original Secret"
+// +kubebuilder:validation:XValidation:rule="(has(self.secretName) ? self.secretName : ”) == (has(oldSelf.secretName) ? oldSelf.secretName : ”)",message="secretName is immutable: the plaintext token was written once to the original Secret"
 type ApiTokenSpec struct {
 	// environment is the name of the Environment, in the same namespace, whose
 	// App APIs accept this token. A token never works in another Environment.

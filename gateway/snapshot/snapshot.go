@@ -66,6 +66,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 type Route struct {
 	// Name is the AppAPI's name, unique in the Environment.
 	Name string `json:"name"`
+	// UID is the AppAPI's UID, so that a route kept from an earlier
+	// generation is never given to a new object of the same name.
+	UID string `json:"uid,omitempty"`
 	// Generation is the AppAPI generation this route was built from.
 	Generation     int64                     `json:"generation"`
 	Method         string                    `json:"method"`

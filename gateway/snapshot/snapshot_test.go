@@ -233,6 +233,6 @@ func benchmarkRoute(i int) Route {
 				Headers: map[string]string{"X-Api-Key": "{{ secrets.apiKey }}"}}},
 		},
 		Response: v1alpha1.Response{Status: &status, Body: "{'order': steps.order.body, 'meta': steps.shape}",
-			Headers: map[string]string{"X-Route-Owner": HashToken(unique) + HashToken(unique + "2")}},
+			Headers: map[string]string{"X-Route-Owner": HashToken(unique) + HashToken(unique+"2")}},
 	}
 }

@@ -1,0 +1,328 @@
+// Package translate turns one Environment's resources into its snapshot and
+// says, for each AppAPI, whether it was accepted and which generation is
+// served. It reads nothing and writes nothing: the controllers feed it from
+// the API server and the gateway's local mode feeds it from files, so both
+// publish the same thing for the same manifests.
+package translate
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/expr"
+	"github.com/appapi-dev/appapi/gateway/pathtemplate"
+	"github.com/appapi-dev/appapi/gateway/pipeline"
+	"github.com/appapi-dev/appapi/gateway/snapshot"
+)
+
+// Input is everything that decides one Environment's snapshot.
+type Input struct {
+	Environment *v1alpha1.Environment
+	// SecretValues are the resolved values of Environment.spec.secrets by name.
+	SecretValues map[string]string
+	// AppAPIs are the AppAPIs whose spec.environment names the Environment.
+	AppAPIs []v1alpha1.AppAPI
+	// TokenNames are the ApiTokens of the Environment, published or not:
+	// allowedTokens may name a token that is still being minted.
+	TokenNames []string
+	// Tokens are the token hashes to publish.
+	Tokens []snapshot.Token
+	// Previous is the last published snapshot, or nil. Its routes are kept
+	// for AppAPIs whose current generation is refused.
+	Previous *snapshot.Snapshot
+	Now      time.Time
+}
+
+// Output is the snapshot and the verdict on each AppAPI.
+type Output struct {
+	// Snapshot carries the previous generation number; the publisher
+	// increments it when the content changed.
+	Snapshot *snapshot.Snapshot
+	// AppAPIs is keyed by AppAPI name.
+	AppAPIs map[string]AppAPIResult
+}
+
+// AppAPIResult is the verdict on one AppAPI.
+type AppAPIResult struct {
+	// Generation is the AppAPI generation that was judged.
+	Generation int64           `json:"generation"`
+	Accepted   bool            `json:"accepted"`
+	Reason     v1alpha1.Reason `json:"reason"`
+	Message    string          `json:"message"`
+	// ServedGeneration is the generation in the snapshot, or 0 when none is.
+	ServedGeneration int64 `json:"servedGeneration"`
+}
+
+// Translator memoises the expensive part of translation, compiling each
+// AppAPI's expressions and schemas, by the content of its spec. Compiling
+// 10,000 AppAPIs takes seconds, re-using the results takes milliseconds. Use
+// one Translator per Environment: each call forgets the specs it did not see.
+type Translator struct {
+	env   *expr.Env
+	mu    sync.Mutex
+	cache map[[sha256.Size]byte]error
+}
+
+// New returns a Translator that compiles with env.
+func New(env *expr.Env) *Translator {
+	return &Translator{env: env, cache: map[[sha256.Size]byte]error{}}
+}
+
+// candidate is an AppAPI on its way into the snapshot.
+type candidate struct {
+	app    *v1alpha1.AppAPI
+	result AppAPIResult
+	route  *snapshot.Route // nil when no generation is served
+	key    string          // method and path key of route
+}
+
+// Translate builds the snapshot. Problems with one AppAPI never affect
+// another, except that an AppAPI calling a refused one cannot be served.
+func (t *Translator) Translate(in Input) (*Output, error) {
+	env := in.Environment
+	settings, err := settingsOf(env)
+	if err != nil {
+		return nil, err
+	}
+	apps := slices.Clone(in.AppAPIs)
+	slices.SortFunc(apps, olderFirst)
+
+	t.mu.Lock()
+	seen := map[[sha256.Size]byte]bool{}
+	cands := make([]*candidate, 0, len(apps))
+	for i := range apps {
+		cands = append(cands, t.judge(&apps[i], in, seen))
+	}
+	for k := range t.cache {
+		if !seen[k] {
+			delete(t.cache, k)
+		}
+	}
+	t.mu.Unlock()
+
+	claimPaths(cands)
+	dropBrokenCalls(cands)
+
+	out := &Output{AppAPIs: make(map[string]AppAPIResult, len(cands))}
+	snap := &snapshot.Snapshot{
+		Version: snapshot.Version, Namespace: env.Namespace, Environment: env.Name,
+		Settings: settings, Variables: env.Spec.Variables,
+		Credentials: snapshot.Credentials{Tokens: liveTokens(in.Tokens, in.Now), Secrets: in.SecretValues},
+	}
+	if in.Previous != nil {
+		snap.Generation = in.Previous.Generation
+	}
+	for _, c := range cands {
+		if c.route != nil {
+			snap.Routes = append(snap.Routes, *c.route)
+			c.result.ServedGeneration = c.route.Generation
+		}
+		out.AppAPIs[c.app.Name] = c.result
+	}
+	slices.SortFunc(snap.Routes, func(a, b snapshot.Route) int { return strings.Compare(a.Name, b.Name) })
+	out.Snapshot = snap
+	return out, nil
+}
+
+// judge decides one AppAPI's verdict and the route it would serve, before
+// paths and calls across AppAPIs are considered.
+func (t *Translator) judge(app *v1alpha1.AppAPI, in Input, seen map[[sha256.Size]byte]bool) *candidate {
+	c := &candidate{app: app, result: AppAPIResult{Generation: app.Generation}}
+	route := routeOf(app)
+	err := t.compile(route, seen)
+	if err == nil {
+		err = checkReferences(route, in)
+	}
+	if err == nil {
+		c.result.Accepted, c.result.Reason, c.result.Message = true, v1alpha1.ReasonAccepted, "the current generation is valid"
+		c.route = route
+	} else {
+		c.result.Reason, c.result.Message = v1alpha1.ReasonInvalidSpec, err.Error()
+		var perr *pipeline.Error
+		if errors.As(err, &perr) {
+			c.result.Reason = perr.Reason
+		}
+		c.route = previousRoute(in.Previous, app)
+	}
+	if c.route != nil {
+		// The path parsed when the route was accepted.
+		tmpl, _ := pathtemplate.Parse(c.route.Path)
+		c.key = c.route.Method + " " + tmpl.Key()
+	}
+	return c
+}
+
+func (t *Translator) compile(route *snapshot.Route, seen map[[sha256.Size]byte]bool) error {
+	spec, err := json.Marshal(route)
+	if err != nil {
+		return err
+	}
+	key := sha256.Sum256(spec)
+	seen[key] = true
+	if err, ok := t.cache[key]; ok {
+		return err
+	}
+	_, err = pipeline.Compile(t.env, route)
+	t.cache[key] = err
+	return err
+}
+
+// checkReferences checks the names a route uses that live elsewhere in the
+// Environment: tokens and secrets. Calls are checked across routes later.
+func checkReferences(r *snapshot.Route, in Input) error {
+	for _, name := range r.Authentication.AllowedTokens {
+		if !slices.Contains(in.TokenNames, name) {
+			return &pipeline.Error{Reason: v1alpha1.ReasonTokenNotFound, Field: "spec.authentication.allowedTokens",
+				Message: fmt.Sprintf("no ApiToken %q of environment %q exists in namespace %q", name, in.Environment.Name, in.Environment.Namespace)}
+		}
+	}
+	for i, st := range r.Steps {
+		if st.JWT == nil {
+			continue
+		}
+		if _, ok := in.SecretValues[st.JWT.Key]; !ok {
+			return &pipeline.Error{Reason: v1alpha1.ReasonSecretRefNotFound, Field: fmt.Sprintf("spec.steps[%d].jwt.key", i),
+				Message: fmt.Sprintf("environment %q has no secret %q: add it to the Environment's spec.secrets", in.Environment.Name, st.JWT.Key)}
+		}
+	}
+	return nil
+}
+
+// claimPaths gives each method and path to the oldest AppAPI that serves it.
+func claimPaths(cands []*candidate) {
+	owner := map[string]*candidate{}
+	for _, c := range cands { // oldest first
+		if c.route == nil {
+			continue
+		}
+		o, taken := owner[c.key]
+		if !taken {
+			owner[c.key] = c
+			continue
+		}
+		if c.result.Accepted {
+			c.result.Accepted, c.result.Reason = false, v1alpha1.ReasonPathConflict
+			c.result.Message = fmt.Sprintf("%s %s is already served by AppAPI %q, which is older; change the method or path, or delete %q",
+				c.route.Method, c.route.Path, o.app.Name, o.app.Name)
+		}
+		c.route = nil
+	}
+}
+
+// dropBrokenCalls removes routes that call a route that is not served or
+// that take part in a call cycle, until every remaining call resolves.
+func dropBrokenCalls(cands []*candidate) {
+	for {
+		served := map[string]*candidate{}
+		var routes []snapshot.Route
+		for _, c := range cands {
+			if c.route != nil {
+				served[c.app.Name] = c
+				routes = append(routes, *c.route)
+			}
+		}
+		changed := false
+		for _, c := range served {
+			for i, st := range c.route.Steps {
+				if st.Call == nil || served[st.Call.AppAPI] != nil {
+					continue
+				}
+				refuse(c, v1alpha1.ReasonCallNotFound, fmt.Sprintf("spec.steps[%d].call.appAPI: no AppAPI %q is served in environment %q",
+					i, st.Call.AppAPI, c.app.Spec.Environment))
+				changed = true
+				break
+			}
+		}
+		if changed {
+			continue
+		}
+		cycle := snapshot.FindCallCycle(routes)
+		if cycle == nil {
+			return
+		}
+		for _, name := range cycle {
+			if c := served[name]; c != nil && c.route != nil {
+				refuse(c, v1alpha1.ReasonCallCycle, "call steps form a cycle: "+strings.Join(cycle, " -> "))
+			}
+		}
+	}
+}
+
+// refuse takes a candidate's route out of the snapshot. An accepted
+// generation becomes refused; a kept older generation is simply no longer served.
+func refuse(c *candidate, reason v1alpha1.Reason, message string) {
+	if c.result.Accepted {
+		c.result.Accepted, c.result.Reason, c.result.Message = false, reason, message
+	}
+	c.route = nil
+}
+
+func previousRoute(prev *snapshot.Snapshot, app *v1alpha1.AppAPI) *snapshot.Route {
+	if prev == nil {
+		return nil
+	}
+	for i := range prev.Routes {
+		r := &prev.Routes[i]
+		if r.Name == app.Name && r.UID == string(app.UID) {
+			return r
+		}
+	}
+	return nil
+}
+
+func routeOf(app *v1alpha1.AppAPI) *snapshot.Route {
+	r := &snapshot.Route{
+		Name: app.Name, UID: string(app.UID), Generation: app.Generation,
+		Method: app.Spec.Method, Path: app.Spec.Path, Query: app.Spec.Query,
+		Authentication: app.Spec.Authentication, Steps: app.Spec.Steps, Response: app.Spec.Response,
+	}
+	if r.Authentication.Mode == "" {
+		r.Authentication.Mode = v1alpha1.AuthenticationToken
+	}
+	if app.Spec.RequestSchema != nil {
+		r.RequestSchema = app.Spec.RequestSchema.Raw
+	}
+	return r
+}
+
+func settingsOf(env *v1alpha1.Environment) (snapshot.Settings, error) {
+	s := snapshot.Settings{MaxRequestBytes: v1alpha1.DefaultMaxRequestBytes}
+	if env.Spec.MaxRequestBytes != nil {
+		s.MaxRequestBytes = *env.Spec.MaxRequestBytes
+	}
+	timeout, err := env.Spec.RequestTimeout.Parse(30 * time.Second)
+	if err != nil || timeout <= 0 {
+		return s, fmt.Errorf("spec.requestTimeout %q is not a positive duration", string(env.Spec.RequestTimeout))
+	}
+	s.RequestTimeout = snapshot.Duration(timeout)
+	return s, nil
+}
+
+// liveTokens drops tokens that have expired and sorts the rest, so that the
+// snapshot does not change with the order the tokens were listed in.
+func liveTokens(tokens []snapshot.Token, now time.Time) []snapshot.Token {
+	var out []snapshot.Token
+	for _, t := range tokens {
+		if t.ExpiresAt == nil || t.ExpiresAt.After(now) {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b snapshot.Token) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// olderFirst orders AppAPIs by creation time, then name, so that the older
+// of two AppAPIs with the same path keeps it whatever order they are listed in.
+func olderFirst(a, b v1alpha1.AppAPI) int {
+	return cmp.Or(a.CreationTimestamp.Time.Compare(b.CreationTimestamp.Time), strings.Compare(a.Name, b.Name))
+}
