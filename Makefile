@@ -62,9 +62,8 @@ bench: envtest ## Run the benchmarks.
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/manager and bin/gateway.
-	go build -o $(LOCALBIN)/manager ./cmd/manager
-	go build -o $(LOCALBIN)/gateway ./cmd/gateway
+build: ## Build the binaries of cmd/ into bin/.
+	go build -o $(LOCALBIN)/ ./cmd/...
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver, etcd and kubectl into bin/k8s (cached per machine).

@@ -12,8 +12,12 @@ const RotateAnnotation = "appapi.dev/rotate"
 // TokenSecretKey is the key of the token's Secret that holds the plaintext token.
 const TokenSecretKey = "token"
 
+// The secretName rule below compares presence instead of defaulting to an
+// empty string literal: gofmt rewrites two adjacent single quotes in a doc
+// comment into a typographic quote, which is not valid CEL.
+
 // ApiTokenSpec defines a bearer token that callers of one Environment's App APIs present.
-// +kubebuilder:validation:XValidation:rule="(has(self.secretName) ? self.secretName : ”) == (has(oldSelf.secretName) ? oldSelf.secretName : ”)",message="secretName is immutable: the plaintext token was written once to the original Secret"
+// +kubebuilder:validation:XValidation:rule="has(self.secretName) == has(oldSelf.secretName) && (!has(self.secretName) || self.secretName == oldSelf.secretName)",message="secretName is immutable: the plaintext token was written once to the original Secret"
 type ApiTokenSpec struct {
 	// environment is the name of the Environment, in the same namespace, whose
 	// App APIs accept this token. A token never works in another Environment.
@@ -83,6 +87,10 @@ type ApiTokenStatus struct {
 
 // ApiToken is a bearer token (a JWT) for the App APIs of one Environment. The
 // plaintext is written once to a Secret; the gateway keeps only its SHA-256 hash.
+// Its name is a DNS-1123 label of at most 63 characters, so that it can be
+// used as a label value on the objects the controller creates for it.
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1123 label: lowercase letters, digits and hyphens, starting and ending with a letter or digit"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=apitok,categories=appapi

@@ -51,6 +51,7 @@ type AppAPISpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(/([A-Za-z0-9._~!$&()*+,;=:@-]+|[{][A-Za-z_][A-Za-z0-9_]*[}]))+/?$') || self == '/'",message="path must be absolute, e.g. /orders/{orderId}: segments are literal text or {name} with name a letter or underscore followed by letters, digits or underscores"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="path segments cannot be . or .."
 	Path string `json:"path"`
 
 	// query declares query parameters; each is parsed to its type and put in

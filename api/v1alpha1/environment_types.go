@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -8,6 +10,9 @@ import (
 // DefaultMaxRequestBytes is the largest request body a gateway reads unless
 // the Environment says otherwise: the product's 5 MB payload limit.
 const DefaultMaxRequestBytes = 5242880
+
+// DefaultRequestTimeout bounds a request's pipeline unless the Environment says otherwise.
+const DefaultRequestTimeout = 30 * time.Second
 
 // EnvironmentSpec defines one isolated set of App APIs and tokens, served by
 // its own gateway Deployment.
@@ -128,6 +133,10 @@ type EnvironmentStatus struct {
 }
 
 // Environment is an isolated set of App APIs and tokens served by one gateway.
+// Its name is a DNS-1123 label of at most 56 characters: the controller names
+// the gateway Service "appapi-<name>", and a Service name is at most 63.
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 56",message="metadata.name must be at most 56 characters: the gateway Service is named appapi-<name>, and a Service name is at most 63 characters"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1123 label: lowercase letters, digits and hyphens, starting and ending with a letter or digit"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=appenv;appenvs,categories=appapi

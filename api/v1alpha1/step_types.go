@@ -84,6 +84,7 @@ type HTTPOperation struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self.matches('(?i)^https?://')",message="url must start with http:// or https://: a template may insert the host but not the scheme"
 	URL string `json:"url"`
 
 	// headers are request headers; each value is a template.
@@ -178,6 +179,7 @@ type JWTOperation struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
 	Key string `json:"key"`
 
 	// claims is a CEL expression that evaluates to a map of claims.

@@ -298,7 +298,7 @@ func settingsOf(env *v1alpha1.Environment) (snapshot.Settings, error) {
 	if env.Spec.MaxRequestBytes != nil {
 		s.MaxRequestBytes = *env.Spec.MaxRequestBytes
 	}
-	timeout, err := env.Spec.RequestTimeout.Parse(30 * time.Second)
+	timeout, err := env.Spec.RequestTimeout.Parse(v1alpha1.DefaultRequestTimeout)
 	if err != nil || timeout <= 0 {
 		return s, fmt.Errorf("spec.requestTimeout %q is not a positive duration", string(env.Spec.RequestTimeout))
 	}

@@ -1,0 +1,360 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/token"
+)
+
+// ApiTokenReconciler mints, rotates and revokes ApiTokens. It writes each
+// token's plaintext once, to the token's Secret, and keeps only its hash,
+// in the token's record Secret, which the EnvironmentReconciler publishes.
+type ApiTokenReconciler struct {
+	client.Client
+	Recorder events.EventRecorder
+	Now      func() time.Time
+}
+
+// tokenScope carries what one reconcile learns, phase by phase.
+type tokenScope struct {
+	token *v1alpha1.ApiToken
+	now   time.Time
+	// key is set by reconcileEnvironment.
+	key ed25519.PrivateKey
+	// record is set by reconcileRecord.
+	record      *token.Record
+	observation tokenObservation
+	// stop ends the phases early without an error: the status says why.
+	stop bool
+}
+
+// Reconcile brings one ApiToken's token, record and status up to date.
+func (r *ApiTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	tok := &v1alpha1.ApiToken{}
+	if err := r.Get(ctx, req.NamespacedName, tok); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !tok.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, tok)
+	}
+	if !controllerutil.ContainsFinalizer(tok, Finalizer) {
+		patch := client.MergeFrom(tok.DeepCopy())
+		controllerutil.AddFinalizer(tok, Finalizer)
+		if err := r.Patch(ctx, tok, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	s := &tokenScope{token: tok, now: r.Now()}
+	s.observation.Now = s.now
+	before := tok.Status.DeepCopy()
+	defer func() {
+		s.observation.ReconcileErr = retErr
+		tok.Status = apiTokenStatus(tok.Status, tok, s.observation)
+		if equality.Semantic.DeepEqual(*before, tok.Status) {
+			return
+		}
+		if err := r.Status().Update(ctx, tok); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	for _, phase := range []func(context.Context, *tokenScope) error{
+		r.reconcileEnvironment,
+		r.reconcileRecord,
+		r.reconcilePublication,
+	} {
+		if err := phase(ctx, s); err != nil {
+			return ctrl.Result{}, err
+		}
+		if s.stop {
+			break
+		}
+	}
+	return ctrl.Result{RequeueAfter: tokenRequeueAfter(s)}, nil
+}
+
+// reconcileEnvironment finds the Environment's signing key; without it
+// nothing is minted.
+func (r *ApiTokenReconciler) reconcileEnvironment(ctx context.Context, s *tokenScope) error {
+	ns, envName := s.token.Namespace, s.token.Spec.Environment
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: envName}, &v1alpha1.Environment{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.observation.EnvironmentMissing, s.stop = true, true
+			return nil
+		}
+		return err
+	}
+	secret := &corev1.Secret{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: signingKeyName(envName)}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.observation.SigningKeyPending, s.stop = true, true
+			return nil
+		}
+		return err
+	}
+	key, err := token.ParseSigningKey(secret.Data)
+	if err != nil {
+		// The Environment reports the bad key; wait for it to be replaced.
+		s.observation.SigningKeyPending, s.stop = true, true
+		return nil
+	}
+	s.key = key
+	return nil
+}
+
+// reconcileRecord mints the first token, recovers a record lost in a crash,
+// rotates on request, and keeps expiry and grace periods current.
+func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope) error {
+	tok := s.token
+	recordSecret := &corev1.Secret{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: tok.Namespace, Name: tokenRecordName(tok.Name)}, recordSecret)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	var record *token.Record
+	var stored []byte
+	if err == nil && isOwnedBy(recordSecret, tok.UID) {
+		stored = recordSecret.Data[token.RecordKey]
+		// A record that does not parse is replaced like a missing one.
+		record, _ = token.UnmarshalRecord(stored)
+	}
+
+	plaintext := &corev1.Secret{}
+	err = r.Get(ctx, types.NamespacedName{Namespace: tok.Namespace, Name: tok.TokenSecretName()}, plaintext)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	secretExists := err == nil
+	if secretExists && !isOwnedBy(plaintext, tok.UID) {
+		if record == nil || wantsRotation(tok, record) {
+			s.observation.SecretConflict = fmt.Sprintf("Secret %q exists and is not owned by this ApiToken; delete it or set spec.secretName", plaintext.Name)
+			s.stop = true
+			r.Recorder.Eventf(tok, nil, corev1.EventTypeWarning, v1alpha1.ReasonSecretConflict, "Mint", "%s", s.observation.SecretConflict)
+			return nil
+		}
+		secretExists = false // ours was deleted and someone else's took its name
+	}
+
+	subject := token.Subject{Namespace: tok.Namespace, Environment: tok.Spec.Environment, Name: tok.Name, ExpiresAt: expiresAt(tok)}
+	switch {
+	case record == nil && secretExists:
+		// The Secret was written but the record was not: recover it
+		// rather than mint a second token.
+		minted, err := token.Inspect(s.key, string(plaintext.Data[v1alpha1.TokenSecretKey]), subject)
+		if err != nil {
+			s.observation.SecretConflict = fmt.Sprintf("Secret %q: %v; delete the Secret to mint a new token", plaintext.Name, err)
+			s.stop = true
+			return nil
+		}
+		record = &token.Record{Current: token.NewEntry(minted, subject.ExpiresAt), Rotation: tok.Annotations[v1alpha1.RotateAnnotation]}
+	case record == nil:
+		minted, err := r.mint(ctx, s, subject, nil)
+		if err != nil {
+			return err
+		}
+		record = &token.Record{Current: token.NewEntry(minted, subject.ExpiresAt), Rotation: tok.Annotations[v1alpha1.RotateAnnotation]}
+		r.Recorder.Eventf(tok, nil, corev1.EventTypeNormal, "Minted", "Mint", "minted token %s into Secret %s", minted.ID, tok.TokenSecretName())
+	case wantsRotation(tok, record):
+		var existing *corev1.Secret
+		if secretExists {
+			existing = plaintext
+		}
+		minted, err := r.mint(ctx, s, subject, existing)
+		if err != nil {
+			return err
+		}
+		grace, _ := tok.Spec.RotationGracePeriod.Parse(0)
+		previous := record.Current.ID
+		record.Rotate(token.NewEntry(minted, subject.ExpiresAt), tok.Annotations[v1alpha1.RotateAnnotation], s.now, grace)
+		r.Recorder.Eventf(tok, nil, corev1.EventTypeNormal, "Rotated", "Rotate",
+			"minted token %s into Secret %s; token %s stays valid for %s", minted.ID, tok.TokenSecretName(), previous, grace)
+	}
+	record.Current.ExpiresAt = subject.ExpiresAt
+	s.observation.NextGraceEnd = record.Prune(s.now)
+	s.record = record
+	s.observation.Record = record
+
+	data, err := record.Marshal()
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(data, stored) {
+		return nil
+	}
+	return r.writeRecord(ctx, tok, data)
+}
+
+func wantsRotation(tok *v1alpha1.ApiToken, record *token.Record) bool {
+	v := tok.Annotations[v1alpha1.RotateAnnotation]
+	return v != "" && v != record.Rotation
+}
+
+// mint signs a new token and writes it to the token's Secret, replacing the
+// text of existing, before the record changes: a crash in between leaves a
+// token nobody can use rather than a record of a token nobody has.
+func (r *ApiTokenReconciler) mint(ctx context.Context, s *tokenScope, subject token.Subject, existing *corev1.Secret) (token.Minted, error) {
+	tok := s.token
+	minted, err := token.Mint(s.key, subject, s.now)
+	if err != nil {
+		return minted, err
+	}
+	secret := existing
+	if secret == nil {
+		secret = &corev1.Secret{Type: corev1.SecretTypeOpaque}
+		secret.Name, secret.Namespace = tok.TokenSecretName(), tok.Namespace
+	}
+	secret.Labels = map[string]string{LabelManagedBy: ManagedByValue, LabelComponent: ComponentToken,
+		LabelEnvironment: tok.Spec.Environment, LabelToken: tok.Name}
+	secret.Annotations = map[string]string{"appapi.dev/token-id": minted.ID}
+	secret.Data = map[string][]byte{v1alpha1.TokenSecretKey: []byte(minted.Text)}
+	if err := controllerutil.SetControllerReference(tok, secret, r.Scheme()); err != nil {
+		return minted, err
+	}
+	if existing != nil {
+		err = r.Update(ctx, secret)
+	} else {
+		err = r.Create(ctx, secret)
+	}
+	if err != nil {
+		// The API server's error names the Secret, never its data.
+		return minted, fmt.Errorf("write Secret %s: %w", secret.Name, err)
+	}
+	return minted, nil
+}
+
+func (r *ApiTokenReconciler) writeRecord(ctx context.Context, tok *v1alpha1.ApiToken, data []byte) error {
+	secret := &corev1.Secret{}
+	secret.Name, secret.Namespace = tokenRecordName(tok.Name), tok.Namespace
+	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, secret, func() error {
+		secret.Type = corev1.SecretTypeOpaque
+		secret.Labels = map[string]string{LabelManagedBy: ManagedByValue, LabelComponent: ComponentTokenRecord,
+			LabelEnvironment: tok.Spec.Environment, LabelToken: tok.Name}
+		secret.Data = map[string][]byte{token.RecordKey: data}
+		return controllerutil.SetControllerReference(tok, secret, r.Scheme())
+	})
+	if err != nil {
+		return fmt.Errorf("write token record %s: %w", secret.Name, err)
+	}
+	return nil
+}
+
+// reconcilePublication checks whether the Environment's published
+// credentials hold the current token, which is when callers can use it.
+func (r *ApiTokenReconciler) reconcilePublication(ctx context.Context, s *tokenScope) error {
+	secret := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: s.token.Namespace, Name: snapshot.CredentialsName(s.token.Spec.Environment)}
+	if err := r.Get(ctx, key, secret); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	creds, _, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
+	if err != nil {
+		return nil
+	}
+	for _, t := range creds.Tokens {
+		if t.Name == s.token.Name && t.ID == s.record.Current.ID {
+			s.observation.Published = true
+		}
+	}
+	return nil
+}
+
+// reconcileDelete revokes every token of the ApiToken by deleting its
+// record; the Environment republishes its credentials without them.
+func (r *ApiTokenReconciler) reconcileDelete(ctx context.Context, tok *v1alpha1.ApiToken) error {
+	record := &corev1.Secret{}
+	record.Name, record.Namespace = tokenRecordName(tok.Name), tok.Namespace
+	if err := r.Delete(ctx, record); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	if controllerutil.ContainsFinalizer(tok, Finalizer) {
+		r.Recorder.Eventf(tok, nil, corev1.EventTypeNormal, "Revoked", "Revoke", "token %s revoked", tok.Status.TokenID)
+	}
+	patch := client.MergeFrom(tok.DeepCopy())
+	controllerutil.RemoveFinalizer(tok, Finalizer)
+	return client.IgnoreNotFound(r.Patch(ctx, tok, patch))
+}
+
+// tokenRequeueAfter comes back when the token expires or a grace period
+// ends, since nothing else signals those moments.
+func tokenRequeueAfter(s *tokenScope) time.Duration {
+	var next time.Time
+	if exp := expiresAt(s.token); exp != nil && exp.After(s.now) {
+		next = *exp
+	}
+	if g := s.observation.NextGraceEnd; !g.IsZero() && (next.IsZero() || g.Before(next)) {
+		next = g
+	}
+	if next.IsZero() {
+		return 0
+	}
+	return next.Sub(s.now) + 100*time.Millisecond
+}
+
+func expiresAt(tok *v1alpha1.ApiToken) *time.Time {
+	if tok.Spec.ExpiresAt == nil {
+		return nil
+	}
+	t := tok.Spec.ExpiresAt.Time.UTC()
+	return &t
+}
+
+// SetupWithManager registers the controller and its watches.
+func (r *ApiTokenReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil || r.Recorder == nil {
+		return errors.New("ApiTokenReconciler needs Client and Recorder")
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	tokensOfEnvironment := func(ctx context.Context, namespace, env string) []reconcile.Request {
+		tokens := &v1alpha1.ApiTokenList{}
+		if err := r.List(ctx, tokens, client.InNamespace(namespace), client.MatchingFields{indexApiTokenEnvironment: env}); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(tokens.Items))
+		for _, t := range tokens.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&t)})
+		}
+		return reqs
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ApiToken{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&corev1.Secret{}).
+		// An Environment appearing or going unblocks or blocks its tokens.
+		Watches(&v1alpha1.Environment{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return tokensOfEnvironment(ctx, o.GetNamespace(), o.GetName())
+		}), builder.WithPredicates(tokenExistenceChanged(), predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
+		// The signing key appearing unblocks minting; published credentials make tokens Ready.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			switch o.GetLabels()[LabelComponent] {
+			case ComponentSigningKey, ComponentCredentials:
+				return tokensOfEnvironment(ctx, o.GetNamespace(), o.GetLabels()[LabelEnvironment])
+			}
+			return nil
+		})).
+		Named("apitoken").
+		Complete(r)
+}

@@ -1,0 +1,63 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/translate"
+)
+
+// appAPIStatus computes an AppAPI's status from the translator's verdict on
+// its current generation and the generation the published snapshot serves.
+func appAPIStatus(old v1alpha1.AppAPIStatus, generation int64, verdict translate.AppAPIResult, served int64, url string) v1alpha1.AppAPIStatus {
+	st := *old.DeepCopy()
+	st.ObservedGeneration = generation
+	st.ServedGeneration = served
+	st.URL = url
+	setCondition(&st.Conditions, generation, v1alpha1.ConditionAccepted, verdict.Accepted, verdict.Reason, verdict.Message)
+	switch {
+	case served == generation:
+		setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, true, v1alpha1.ReasonServed,
+			fmt.Sprintf("the gateway's snapshot serves generation %d", served))
+	case served > 0:
+		setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, false, v1alpha1.ReasonServingPreviousGeneration,
+			fmt.Sprintf("serving generation %d; generation %d is not accepted (%s)", served, generation, verdict.Reason))
+	case verdict.Accepted:
+		// Accepted but not published: the Environment's condition says why.
+		setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, false, v1alpha1.ReasonNotServed,
+			"accepted, but the Environment has not published a snapshot with it; see the Environment's Ready condition")
+	default:
+		setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, false, v1alpha1.ReasonNotServed,
+			fmt.Sprintf("no generation is served: %s", verdict.Reason))
+	}
+	return st
+}
+
+// updateAppAPIStatus writes an AppAPI's status when it changed, and records
+// an event when a generation is refused.
+func (r *EnvironmentReconciler) updateAppAPIStatus(ctx context.Context, app *v1alpha1.AppAPI, verdict translate.AppAPIResult, served int64, url string) error {
+	next := appAPIStatus(app.Status, app.Generation, verdict, served, url)
+	if equality.Semantic.DeepEqual(app.Status, next) {
+		return nil
+	}
+	wasRefused := meta.IsStatusConditionFalse(app.Status.Conditions, v1alpha1.ConditionAccepted)
+	oldReason := ""
+	if c := meta.FindStatusCondition(app.Status.Conditions, v1alpha1.ConditionAccepted); c != nil {
+		oldReason = c.Reason
+	}
+	patch := client.MergeFrom(app.DeepCopy())
+	app.Status = next
+	if err := r.Status().Patch(ctx, app, patch); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !verdict.Accepted && (!wasRefused || oldReason != verdict.Reason) {
+		r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, verdict.Reason, "Reject", "generation %d refused: %s", app.Generation, verdict.Message)
+	}
+	return nil
+}

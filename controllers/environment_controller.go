@@ -1,0 +1,340 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/expr"
+	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/gateway/translate"
+	"github.com/appapi-dev/appapi/internal/token"
+)
+
+// secretResyncInterval is how often an Environment that reads Secrets
+// re-reads them. The manager caches only its own Secrets, so it does not
+// see users' Secrets change; see docs/architecture.md.
+const secretResyncInterval = time.Minute
+
+// EnvironmentReconciler runs an Environment's gateway and publishes its
+// snapshot. Like Envoy Gateway, it rebuilds the whole snapshot of one
+// Environment on any change to it or to its AppAPIs and tokens, and so is
+// also the controller that reports AppAPI status: an AppAPI's verdict
+// depends on the other AppAPIs of its Environment.
+type EnvironmentReconciler struct {
+	client.Client
+	// APIReader reads the Secrets named by Environment.spec.secrets, which
+	// are not in the manager's cache.
+	APIReader    client.Reader
+	Recorder     events.EventRecorder
+	GatewayImage string
+	Expr         *expr.Env
+	Now          func() time.Time
+
+	mu sync.Mutex
+	// environments holds, per Environment, the last published snapshot and
+	// the translator whose compile cache belongs to it.
+	environments map[types.NamespacedName]*environmentState
+}
+
+type environmentState struct {
+	published  *snapshot.Snapshot
+	encoded    *snapshot.Encoded
+	translator *translate.Translator
+}
+
+// environmentScope carries what one reconcile learns, phase by phase, for
+// the status computed at the end.
+type environmentScope struct {
+	env   *v1alpha1.Environment
+	state *environmentState
+	// deployment is set by reconcileGateway.
+	deployment *appsv1.Deployment
+	// observation is filled by every phase.
+	observation environmentObservation
+	// requeueAfter is the soonest a phase wants to run again.
+	requeueAfter time.Duration
+}
+
+// +kubebuilder:rbac:groups=appapi.dev,resources=environments;apitokens;appapis,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=appapi.dev,resources=environments/status;apitokens/status;appapis/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=appapi.dev,resources=environments/finalizers;apitokens/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;serviceaccounts;configmaps;secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one Environment's gateway and snapshot up to date.
+func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	env := &v1alpha1.Environment{}
+	if err := r.Get(ctx, req.NamespacedName, env); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+			return ctrl.Result{}, r.reportMissingEnvironment(ctx, req.NamespacedName)
+		}
+		return ctrl.Result{}, err
+	}
+	if !env.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, env)
+	}
+	if !controllerutil.ContainsFinalizer(env, Finalizer) {
+		patch := client.MergeFrom(env.DeepCopy())
+		controllerutil.AddFinalizer(env, Finalizer)
+		if err := r.Patch(ctx, env, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	s := &environmentScope{env: env, state: r.state(req.NamespacedName)}
+	s.observation.URL = gatewayURL(env)
+	before := env.Status.DeepCopy()
+	defer func() {
+		s.observation.ReconcileErr = retErr
+		env.Status = environmentStatus(env.Status, env.Generation, s.observation)
+		if equality.Semantic.DeepEqual(*before, env.Status) {
+			return
+		}
+		if err := r.Status().Update(ctx, env); err != nil && !apierrors.IsNotFound(err) {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	phases := []func(context.Context, *environmentScope) error{
+		r.reconcileSigningKey,
+		r.reconcileGateway,
+		r.reconcileSnapshot,
+	}
+	for _, phase := range phases {
+		if err := phase(ctx, s); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{RequeueAfter: s.requeueAfter}, nil
+}
+
+// reconcileSigningKey creates the key that signs the Environment's tokens,
+// once. An existing key is never replaced: that would leave tokens signed by
+// a key nobody has. Tokens are verified by hash, so the key matters only
+// to whoever checks a token's signature offline.
+func (r *EnvironmentReconciler) reconcileSigningKey(ctx context.Context, s *environmentScope) error {
+	env := s.env
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: signingKeyName(env.Name)}, secret)
+	if err == nil {
+		if _, perr := token.ParseSigningKey(secret.Data); perr != nil {
+			s.observation.SigningKeyErr = fmt.Errorf("Secret %s: %v; delete it to have a new key made, which invalidates no token: tokens are checked by hash", secret.Name, perr)
+		}
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	data, err := token.NewSigningKey()
+	if err != nil {
+		return err
+	}
+	secret = &corev1.Secret{Type: corev1.SecretTypeOpaque, Data: data}
+	secret.Name, secret.Namespace = signingKeyName(env.Name), env.Namespace
+	secret.Labels = environmentLabels(env.Name, ComponentSigningKey)
+	if err := controllerutil.SetControllerReference(env, secret, r.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+// reconcileGateway applies the gateway's ServiceAccount, Role, RoleBinding,
+// Service and Deployment.
+func (r *EnvironmentReconciler) reconcileGateway(ctx context.Context, s *environmentScope) error {
+	env := s.env
+	opts := []client.ApplyOption{client.FieldOwner(FieldOwner), client.ForceOwnership}
+	for _, obj := range []namedApplyConfiguration{
+		desiredServiceAccount(env), desiredRole(env), desiredRoleBinding(env), desiredService(env), desiredDeployment(env, r.GatewayImage),
+	} {
+		if err := r.Apply(ctx, obj, opts...); err != nil {
+			return fmt.Errorf("apply %s: %w", *obj.GetName(), err)
+		}
+	}
+	s.deployment = &appsv1.Deployment{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: gatewayName(env.Name)}, s.deployment); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+		// Applied but not in the cache yet; its creation event brings us back.
+		s.deployment = nil
+	}
+	s.observation.Deployment = s.deployment
+	return nil
+}
+
+type namedApplyConfiguration interface {
+	runtime.ApplyConfiguration
+	GetName() *string
+}
+
+// reconcileDelete removes what the Environment owns. Owner references would
+// do the same through the garbage collector; deleting explicitly also works
+// where no garbage collector runs, and stops the gateway before the
+// Environment disappears from kubectl.
+func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *v1alpha1.Environment) error {
+	name := gatewayName(env.Name)
+	owned := []client.Object{
+		&appsv1.Deployment{}, &corev1.Service{}, &rbacv1.RoleBinding{}, &rbacv1.Role{}, &corev1.ServiceAccount{},
+	}
+	var named []client.Object
+	for _, obj := range owned {
+		obj.SetName(name)
+		named = append(named, obj)
+	}
+	for _, n := range []string{signingKeyName(env.Name), snapshot.CredentialsName(env.Name)} {
+		named = append(named, &corev1.Secret{})
+		named[len(named)-1].SetName(n)
+	}
+	named = append(named, &corev1.ConfigMap{})
+	named[len(named)-1].SetName(snapshot.IndexName(env.Name))
+	for i := range snapshot.MaxShards {
+		named = append(named, &corev1.ConfigMap{})
+		named[len(named)-1].SetName(snapshot.ShardName(env.Name, i))
+	}
+	for _, obj := range named {
+		obj.SetNamespace(env.Namespace)
+		if err := r.Delete(ctx, obj, client.PropagationPolicy("Background")); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete %s: %w", obj.GetName(), err)
+		}
+	}
+	r.forget(client.ObjectKeyFromObject(env))
+	patch := client.MergeFrom(env.DeepCopy())
+	controllerutil.RemoveFinalizer(env, Finalizer)
+	return client.IgnoreNotFound(r.Patch(ctx, env, patch))
+}
+
+// reportMissingEnvironment tells each AppAPI that names a missing
+// Environment why nothing serves it.
+func (r *EnvironmentReconciler) reportMissingEnvironment(ctx context.Context, key types.NamespacedName) error {
+	apps := &v1alpha1.AppAPIList{}
+	if err := r.List(ctx, apps, client.InNamespace(key.Namespace), client.MatchingFields{indexAppAPIEnvironment: key.Name}); err != nil {
+		return err
+	}
+	verdict := translate.AppAPIResult{Reason: v1alpha1.ReasonEnvironmentNotFound,
+		Message: fmt.Sprintf("no Environment %q in namespace %q: create it or fix spec.environment", key.Name, key.Namespace)}
+	var errs []error
+	for i := range apps.Items {
+		errs = append(errs, r.updateAppAPIStatus(ctx, &apps.Items[i], verdict, 0, ""))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *EnvironmentReconciler) state(key types.NamespacedName) *environmentState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.environments == nil {
+		r.environments = map[types.NamespacedName]*environmentState{}
+	}
+	st, ok := r.environments[key]
+	if !ok {
+		st = &environmentState{translator: translate.New(r.Expr)}
+		r.environments[key] = st
+	}
+	return st
+}
+
+func (r *EnvironmentReconciler) forget(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.environments, key)
+}
+
+// Field indexes that map AppAPIs and ApiTokens to their Environment.
+const (
+	indexAppAPIEnvironment   = "spec.environment"
+	indexApiTokenEnvironment = "spec.environment"
+)
+
+// SetupWithManager registers the controller and its watches.
+func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil || r.APIReader == nil || r.Recorder == nil || r.Expr == nil || r.GatewayImage == "" {
+		return errors.New("EnvironmentReconciler needs Client, APIReader, Recorder, Expr and GatewayImage")
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	byEnvironmentField := func(_ context.Context, obj client.Object) []reconcile.Request {
+		var env string
+		switch o := obj.(type) {
+		case *v1alpha1.AppAPI:
+			env = o.Spec.Environment
+		case *v1alpha1.ApiToken:
+			env = o.Spec.Environment
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: env}}}
+	}
+	byEnvironmentLabel := func(_ context.Context, obj client.Object) []reconcile.Request {
+		env, ok := obj.GetLabels()[LabelEnvironment]
+		if !ok || obj.GetLabels()[LabelComponent] != ComponentTokenRecord {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: env}}}
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Environment{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
+		// AppAPI status is ours to write, so only spec changes matter.
+		Watches(&v1alpha1.AppAPI{}, handler.EnqueueRequestsFromMapFunc(byEnvironmentField),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Any ApiToken change may change which tokens exist.
+		Watches(&v1alpha1.ApiToken{}, handler.EnqueueRequestsFromMapFunc(byEnvironmentField),
+			builder.WithPredicates(tokenExistenceChanged())).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byEnvironmentLabel)).
+		Named("environment").
+		Complete(r)
+}
+
+// tokenExistenceChanged passes creations, deletions and the start of a
+// deletion, which is when a token stops counting.
+func tokenExistenceChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+		},
+	}
+}
+
+func indexEnvironmentReferences(ctx context.Context, mgr ctrl.Manager) error {
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &v1alpha1.AppAPI{}, indexAppAPIEnvironment, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.AppAPI).Spec.Environment}
+	}); err != nil {
+		return err
+	}
+	return indexer.IndexField(ctx, &v1alpha1.ApiToken{}, indexApiTokenEnvironment, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.ApiToken).Spec.Environment}
+	})
+}

@@ -1,0 +1,60 @@
+package controllers
+
+import (
+	"maps"
+
+	"github.com/appapi-dev/appapi/gateway/snapshot"
+)
+
+// Labels and names of the objects the controllers create. Every object
+// carries LabelManagedBy, which is also how the manager restricts its Secret
+// and ConfigMap caches to its own objects.
+const (
+	LabelManagedBy   = "app.kubernetes.io/managed-by"
+	ManagedByValue   = "appapi"
+	LabelName        = "app.kubernetes.io/name"
+	LabelInstance    = "app.kubernetes.io/instance"
+	LabelComponent   = "appapi.dev/component"
+	LabelEnvironment = snapshot.LabelEnvironment
+	LabelToken       = "appapi.dev/token"
+
+	GatewayAppName = "appapi-gateway"
+
+	ComponentGateway     = "gateway"
+	ComponentSigningKey  = "signing-key"
+	ComponentSnapshot    = "snapshot"
+	ComponentCredentials = "credentials"
+	ComponentTokenRecord = "token-record"
+	ComponentToken       = "token"
+
+	// Finalizer lets the controllers clean up before an Environment or
+	// ApiToken goes: revoke a token, delete a gateway.
+	Finalizer = "appapi.dev/finalizer"
+
+	// FieldOwner is the server-side apply field manager of the controllers.
+	FieldOwner = "appapi-controller"
+)
+
+// gatewayName names an Environment's Deployment, Service, ServiceAccount,
+// Role and RoleBinding. The API server keeps Environment names to 56
+// characters so that it fits a Service name.
+func gatewayName(environment string) string { return "appapi-" + environment }
+
+func signingKeyName(environment string) string { return "appapi-" + environment + "-signing-key" }
+
+func tokenRecordName(token string) string { return "appapi-token-" + token }
+
+func gatewaySelector(environment string) map[string]string {
+	return map[string]string{LabelName: GatewayAppName, LabelInstance: environment}
+}
+
+// environmentLabels are the labels of an object that belongs to an Environment.
+func environmentLabels(environment, component string) map[string]string {
+	return map[string]string{LabelManagedBy: ManagedByValue, LabelEnvironment: environment, LabelComponent: component}
+}
+
+func gatewayLabels(environment string) map[string]string {
+	l := environmentLabels(environment, ComponentGateway)
+	maps.Copy(l, gatewaySelector(environment))
+	return l
+}
