@@ -9,8 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -68,14 +68,16 @@ func (r *ApiTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 
 	s := &tokenScope{token: tok, now: r.Now()}
 	s.observation.Now = s.now
-	before := tok.Status.DeepCopy()
+	before := tok.DeepCopy()
 	defer func() {
 		s.observation.ReconcileErr = retErr
 		tok.Status = apiTokenStatus(tok.Status, tok, s.observation)
-		if equality.Semantic.DeepEqual(*before, tok.Status) {
+		if equality.Semantic.DeepEqual(before.Status, tok.Status) {
 			return
 		}
-		if err := r.Status().Update(ctx, tok); err != nil && !apierrors.IsNotFound(err) {
+		// A merge patch: this controller is the status's only writer, so
+		// it need not fail on a concurrent change to the spec.
+		if err := r.Status().Patch(ctx, tok, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
 			retErr = errors.Join(retErr, err)
 		}
 	}()

@@ -10,8 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -107,14 +107,16 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	s := &environmentScope{env: env, state: r.state(req.NamespacedName)}
 	s.observation.URL = gatewayURL(env)
-	before := env.Status.DeepCopy()
+	before := env.DeepCopy()
 	defer func() {
 		s.observation.ReconcileErr = retErr
 		env.Status = environmentStatus(env.Status, env.Generation, s.observation)
-		if equality.Semantic.DeepEqual(*before, env.Status) {
+		if equality.Semantic.DeepEqual(before.Status, env.Status) {
 			return
 		}
-		if err := r.Status().Update(ctx, env); err != nil && !apierrors.IsNotFound(err) {
+		// A merge patch: this controller is the status's only writer, so
+		// it need not fail on a concurrent change to the spec.
+		if err := r.Status().Patch(ctx, env, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
 			retErr = errors.Join(retErr, err)
 		}
 	}()
