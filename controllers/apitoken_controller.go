@@ -32,7 +32,11 @@ import (
 // in the token's record Secret, which the EnvironmentReconciler publishes.
 type ApiTokenReconciler struct {
 	client.Client
-	Recorder events.EventRecorder
+	// APIReader reads the token's Secret and record past the cache: a
+	// stale cache must never make the controller mint twice, and the
+	// cache holds only Secrets the controllers made.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
 	Now      func() time.Time
 }
 
@@ -131,7 +135,7 @@ func (r *ApiTokenReconciler) reconcileEnvironment(ctx context.Context, s *tokenS
 func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope) error {
 	tok := s.token
 	recordSecret := &corev1.Secret{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: tok.Namespace, Name: tokenRecordName(tok.Name)}, recordSecret)
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: tok.Namespace, Name: tokenRecordName(tok.Name)}, recordSecret)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
@@ -144,7 +148,7 @@ func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope)
 	}
 
 	plaintext := &corev1.Secret{}
-	err = r.Get(ctx, types.NamespacedName{Namespace: tok.Namespace, Name: tok.TokenSecretName()}, plaintext)
+	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: tok.Namespace, Name: tok.TokenSecretName()}, plaintext)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
@@ -324,8 +328,8 @@ func expiresAt(tok *v1alpha1.ApiToken) *time.Time {
 
 // SetupWithManager registers the controller and its watches.
 func (r *ApiTokenReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Client == nil || r.Recorder == nil {
-		return errors.New("ApiTokenReconciler needs Client and Recorder")
+	if r.Client == nil || r.APIReader == nil || r.Recorder == nil {
+		return errors.New("ApiTokenReconciler needs Client, APIReader and Recorder")
 	}
 	if r.Now == nil {
 		r.Now = time.Now

@@ -76,6 +76,13 @@ type environmentScope struct {
 	requeueAfter time.Duration
 }
 
+// requeueSoonerThan asks for the next reconcile after d at the latest.
+func (s *environmentScope) requeueSoonerThan(d time.Duration) {
+	if s.requeueAfter == 0 || d < s.requeueAfter {
+		s.requeueAfter = d
+	}
+}
+
 // +kubebuilder:rbac:groups=appapi.dev,resources=environments;apitokens;appapis,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=appapi.dev,resources=environments/status;apitokens/status;appapis/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=appapi.dev,resources=environments/finalizers;apitokens/finalizers,verbs=update

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -110,6 +111,12 @@ func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmen
 		}
 		in.Tokens = append(in.Tokens, record.Tokens(name)...)
 	}
+	// Come back just after a token expires, to stop publishing it.
+	for _, t := range in.Tokens {
+		if t.ExpiresAt != nil && t.ExpiresAt.After(in.Now) {
+			s.requeueSoonerThan(t.ExpiresAt.Sub(in.Now) + 100*time.Millisecond)
+		}
+	}
 
 	var missing []string
 	for _, ref := range env.Spec.Secrets {
@@ -127,7 +134,7 @@ func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmen
 	}
 	s.observation.MissingSecrets = missing
 	if len(env.Spec.Secrets) > 0 {
-		s.requeueAfter = secretResyncInterval
+		s.requeueSoonerThan(secretResyncInterval)
 	}
 	return in, apps.Items, nil
 }

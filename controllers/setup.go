@@ -66,7 +66,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := environments.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("environment controller: %w", err)
 	}
-	tokens := &ApiTokenReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("appapi-apitoken")}
+	tokens := &ApiTokenReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("appapi-apitoken")}
 	if err := tokens.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("apitoken controller: %w", err)
 	}

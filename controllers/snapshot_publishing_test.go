@@ -1,0 +1,268 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/snapshot"
+)
+
+// servedGeneration waits for the snapshot to serve the AppAPI at generation
+// gen and returns how long that took.
+func waitServed(t *testing.T, ns, env, name string, gen int64) time.Duration {
+	t.Helper()
+	return eventually(t, fmt.Sprintf("%s generation %d is published", name, gen), func() error {
+		s, err := readSnapshot(ns, env)
+		if err != nil {
+			return err
+		}
+		r := findRoute(s, name)
+		if r == nil || r.Generation != gen {
+			return fmt.Errorf("route %+v", r)
+		}
+		return nil
+	})
+}
+
+func getAppAPI(t *testing.T, ns, name string) *v1alpha1.AppAPI {
+	t.Helper()
+	app := &v1alpha1.AppAPI{}
+	if err := get(t, ns, name, app); err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+func waitAppAPI(t *testing.T, ns, name string, accepted metav1.ConditionStatus, acceptedReason string, ready metav1.ConditionStatus, readyReason string) *v1alpha1.AppAPI {
+	t.Helper()
+	app := &v1alpha1.AppAPI{}
+	eventually(t, fmt.Sprintf("%s is %s/%s", name, acceptedReason, readyReason), func() error {
+		if err := get(t, ns, name, app); err != nil {
+			return err
+		}
+		if err := wantCondition(app, app.Status.Conditions, v1alpha1.ConditionAccepted, accepted, acceptedReason); err != nil {
+			return err
+		}
+		return wantCondition(app, app.Status.Conditions, v1alpha1.ConditionReady, ready, readyReason)
+	})
+	return app
+}
+
+func updateAppAPI(t *testing.T, ns, name string, mutate func(*v1alpha1.AppAPI)) {
+	t.Helper()
+	eventually(t, "update "+name, func() error {
+		app := &v1alpha1.AppAPI{}
+		if err := get(t, ns, name, app); err != nil {
+			return err
+		}
+		mutate(app)
+		return k8sClient.Update(context.Background(), app)
+	})
+}
+
+func TestAppAPIChangesReachTheSnapshot(t *testing.T) {
+	ns := newNamespace(t)
+	create(t, newEnvironment(ns, "prod"))
+	create(t, newAppAPI(ns, "hello", "prod", "GET", "/hello/{name}", "'hello ' + request.params.name"))
+	took := waitServed(t, ns, "prod", "hello", 1)
+	t.Logf("new AppAPI published in %s", took)
+
+	app := waitAppAPI(t, ns, "hello", metav1.ConditionTrue, v1alpha1.ReasonAccepted, metav1.ConditionTrue, v1alpha1.ReasonServed)
+	if app.Status.ServedGeneration != 1 || !strings.HasSuffix(app.Status.URL, ".svc/hello/{name}") {
+		t.Errorf("status = %+v", app.Status)
+	}
+	if s, err := kstatus(app); err != nil || s != "Current" {
+		t.Errorf("kstatus = %s, %v; want Current", s, err)
+	}
+
+	updateAppAPI(t, ns, "hello", func(a *v1alpha1.AppAPI) { a.Spec.Steps[0].Transform.Value = "'bonjour ' + request.params.name" })
+	took = waitServed(t, ns, "prod", "hello", 2)
+	t.Logf("edit published in %s", took)
+	s, _ := readSnapshot(ns, "prod")
+	if got := findRoute(s, "hello").Steps[0].Transform.Value; !strings.Contains(got, "bonjour") {
+		t.Errorf("published step = %q", got)
+	}
+
+	if err := k8sClient.Delete(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	took = eventually(t, "the deleted AppAPI leaves the snapshot", func() error {
+		s, err := readSnapshot(ns, "prod")
+		if err != nil {
+			return err
+		}
+		if findRoute(s, "hello") != nil {
+			return fmt.Errorf("still published")
+		}
+		return nil
+	})
+	t.Logf("deletion published in %s", took)
+}
+
+func TestRefusedAppAPIKeepsItsLastAcceptedGeneration(t *testing.T) {
+	ns := newNamespace(t)
+	create(t, newEnvironment(ns, "prod"))
+	create(t, newAppAPI(ns, "hello", "prod", "GET", "/hello", "'hello'"))
+	waitServed(t, ns, "prod", "hello", 1)
+
+	updateAppAPI(t, ns, "hello", func(a *v1alpha1.AppAPI) { a.Spec.Steps[0].Transform.Value = "'hello' +" })
+	create(t, newAppAPI(ns, "neighbour", "prod", "GET", "/neighbour", "'unaffected'"))
+	app := waitAppAPI(t, ns, "hello", metav1.ConditionFalse, v1alpha1.ReasonInvalidExpression, metav1.ConditionFalse, v1alpha1.ReasonServingPreviousGeneration)
+	accepted, _ := condition(app.Status.Conditions, v1alpha1.ConditionAccepted)
+	if !strings.Contains(accepted.Message, "spec.steps[0].transform.value") || !strings.Contains(accepted.Message, "1:10") {
+		t.Errorf("Accepted message %q does not say where the problem is", accepted.Message)
+	}
+	if app.Status.ServedGeneration != 1 || app.Generation != 2 {
+		t.Errorf("servedGeneration %d, generation %d; want 1 and 2", app.Status.ServedGeneration, app.Generation)
+	}
+	waitServed(t, ns, "prod", "neighbour", 1)
+	s, _ := readSnapshot(ns, "prod")
+	if r := findRoute(s, "hello"); r == nil || r.Generation != 1 || r.Steps[0].Transform.Value != "'hello'" {
+		t.Fatalf("the last accepted generation is not served: %+v", r)
+	}
+	wantEvent(t, ns, "hello", v1alpha1.ReasonInvalidExpression)
+
+	// Fixing it serves the new generation.
+	updateAppAPI(t, ns, "hello", func(a *v1alpha1.AppAPI) { a.Spec.Steps[0].Transform.Value = "'hello again'" })
+	waitServed(t, ns, "prod", "hello", 3)
+	waitAppAPI(t, ns, "hello", metav1.ConditionTrue, v1alpha1.ReasonAccepted, metav1.ConditionTrue, v1alpha1.ReasonServed)
+}
+
+func TestPathConflictOlderAppAPIKeepsThePath(t *testing.T) {
+	ns := newNamespace(t)
+	create(t, newEnvironment(ns, "prod"))
+	create(t, newAppAPI(ns, "orders-v1", "prod", "GET", "/orders/{id}", "'v1'"))
+	waitServed(t, ns, "prod", "orders-v1", 1)
+	// creationTimestamp has one-second resolution: make the order certain.
+	time.Sleep(1100 * time.Millisecond)
+	create(t, newAppAPI(ns, "orders-v2", "prod", "GET", "/orders/{orderId}", "'v2'"))
+
+	newer := waitAppAPI(t, ns, "orders-v2", metav1.ConditionFalse, v1alpha1.ReasonPathConflict, metav1.ConditionFalse, v1alpha1.ReasonNotServed)
+	c, _ := condition(newer.Status.Conditions, v1alpha1.ConditionAccepted)
+	if !strings.Contains(c.Message, `"orders-v1"`) {
+		t.Errorf("PathConflict message %q does not name the AppAPI that holds the path", c.Message)
+	}
+	waitAppAPI(t, ns, "orders-v1", metav1.ConditionTrue, v1alpha1.ReasonAccepted, metav1.ConditionTrue, v1alpha1.ReasonServed)
+
+	if err := k8sClient.Delete(context.Background(), getAppAPI(t, ns, "orders-v1")); err != nil {
+		t.Fatal(err)
+	}
+	waitServed(t, ns, "prod", "orders-v2", 1)
+	waitAppAPI(t, ns, "orders-v2", metav1.ConditionTrue, v1alpha1.ReasonAccepted, metav1.ConditionTrue, v1alpha1.ReasonServed)
+}
+
+func TestAppAPIOfAMissingEnvironment(t *testing.T) {
+	ns := newNamespace(t)
+	create(t, newAppAPI(ns, "lost", "nowhere", "GET", "/lost", "1"))
+	app := waitAppAPI(t, ns, "lost", metav1.ConditionFalse, v1alpha1.ReasonEnvironmentNotFound, metav1.ConditionFalse, v1alpha1.ReasonNotServed)
+	if s, err := kstatus(app); err != nil || s == "Current" {
+		t.Errorf("kstatus = %s, %v; an AppAPI nothing serves must not look healthy", s, err)
+	}
+	create(t, newEnvironment(ns, "nowhere"))
+	waitServed(t, ns, "nowhere", "lost", 1)
+}
+
+func TestEnvironmentSecretsArePublishedOnlyInTheCredentialsSecret(t *testing.T) {
+	ns := newNamespace(t)
+	const value = "s3cret-value-0123456789"
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jwt"}, Data: map[string][]byte{"key": []byte(value)}})
+	env := newEnvironment(ns, "prod")
+	env.Spec.Secrets = []v1alpha1.EnvironmentSecret{
+		{Name: "signing", SecretKeyRef: v1alpha1.SecretKeyReference{Name: "jwt", Key: "key"}},
+		{Name: "missing", SecretKeyRef: v1alpha1.SecretKeyReference{Name: "nope", Key: "key"}},
+	}
+	create(t, env)
+	login := newAppAPI(ns, "login", "prod", "POST", "/login", "1")
+	login.Spec.Steps = []v1alpha1.Step{{Name: "sign", JWT: &v1alpha1.JWTOperation{Algorithm: "HS256", Key: "signing", Claims: "{'sub': 'x'}"}}}
+	login.Spec.Response.Body = "steps.sign"
+	create(t, login)
+	broken := newAppAPI(ns, "broken", "prod", "POST", "/broken", "1")
+	broken.Spec.Steps = []v1alpha1.Step{{Name: "sign", JWT: &v1alpha1.JWTOperation{Algorithm: "HS256", Key: "missing", Claims: "{}"}}}
+	broken.Spec.Response.Body = "steps.sign"
+	create(t, broken)
+
+	waitServed(t, ns, "prod", "login", 1)
+	s, _ := readSnapshot(ns, "prod")
+	if s.Credentials.Secrets["signing"] != value {
+		t.Fatalf("the secret value is not in the published credentials")
+	}
+	waitAppAPI(t, ns, "broken", metav1.ConditionFalse, v1alpha1.ReasonSecretRefNotFound, metav1.ConditionFalse, v1alpha1.ReasonNotServed)
+	eventually(t, "the Environment reports the missing secret", func() error {
+		if err := get(t, ns, "prod", env); err != nil {
+			return err
+		}
+		return wantCondition(env, env.Status.Conditions, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound)
+	})
+	ready, _ := condition(env.Status.Conditions, v1alpha1.ConditionReady)
+	if !strings.Contains(ready.Message, `"nope"`) {
+		t.Errorf("Ready message %q does not name the missing Secret", ready.Message)
+	}
+	assertNotOutsideSecrets(t, ns, value)
+}
+
+// TestPublishTenThousandRoutes writes a 10,000-route snapshot to the API
+// server and reads it back, as a gateway would.
+func TestPublishTenThousandRoutes(t *testing.T) {
+	ns := newNamespace(t)
+	env := newEnvironment(ns, "big")
+	create(t, env)
+	waitServed := func() error { _, err := readSnapshot(ns, "big"); return err }
+	eventually(t, "the first snapshot", waitServed)
+	// Stop the controller from rewriting the objects underneath the test.
+	if err := k8sClient.Delete(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the Environment is gone", func() error {
+		if err := get(t, ns, "big", &v1alpha1.Environment{}); err == nil {
+			return fmt.Errorf("still there")
+		}
+		return nil
+	})
+	env = newEnvironment(ns, "big")
+	env.UID = "test"
+	big := &snapshot.Snapshot{Version: snapshot.Version, Namespace: ns, Environment: "big", Generation: 1,
+		Settings: snapshot.Settings{MaxRequestBytes: 1, RequestTimeout: snapshot.Duration(time.Second)}}
+	for i := range 10000 {
+		big.Routes = append(big.Routes, tenThousandRoute(i))
+	}
+	enc, err := snapshot.Encode(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &EnvironmentReconciler{Client: k8sClient}
+	if err := r.writeSnapshot(context.Background(), env, enc); err != nil {
+		t.Fatalf("the API server refused a 10,000-route snapshot: %v", err)
+	}
+	got, err := readSnapshot(ns, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Routes) != 10000 || len(enc.Shards) < 2 {
+		t.Fatalf("read back %d routes from %d shards", len(got.Routes), len(enc.Shards))
+	}
+	t.Logf("10,000 routes published in %d shards", len(enc.Shards))
+}
+
+// tenThousandRoute is a realistic AppAPI with text unique to it, so that
+// compression cannot make the test easy.
+func tenThousandRoute(i int) snapshot.Route {
+	unique := snapshot.HashToken(fmt.Sprint(i))
+	return snapshot.Route{
+		Name: fmt.Sprintf("orders-%05d", i), UID: unique[:36], Generation: 1, Method: "GET",
+		Path:           fmt.Sprintf("/tenants/t%05d/orders/{orderId}", i),
+		Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationToken, AllowedTokens: []string{"ci"}},
+		Steps: []v1alpha1.Step{
+			{Name: "order", HTTP: &v1alpha1.HTTPOperation{Method: "GET",
+				URL: "http://orders.shop.svc/api/" + unique[:16] + "/orders/{{ request.params.orderId }}"}},
+			{Name: "shape", Transform: &v1alpha1.TransformOperation{Value: "{'order': steps.order.body, 'tag': '" + unique + "'}"}},
+		},
+		Response: v1alpha1.Response{Headers: map[string]string{"X-Owner": snapshot.HashToken(unique) + snapshot.HashToken(unique+"2")}},
+	}
+}
