@@ -37,7 +37,7 @@ type ApiTokenReconciler struct {
 	// cache holds only Secrets the controllers made.
 	APIReader client.Reader
 	Recorder  events.EventRecorder
-	Now      func() time.Time
+	Now       func() time.Time
 }
 
 // tokenScope carries what one reconcile learns, phase by phase.
