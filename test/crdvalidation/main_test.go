@@ -12,6 +12,7 @@ package crdvalidation
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,10 @@ const (
 var (
 	scheme    = runtime.NewScheme()
 	k8sClient client.Client
+	// kubectl is the real kubectl v1.37.2 of bin/k8s, configured for the test API server.
+	kubectl interface {
+		Run(args ...string) (stdout, stderr io.Reader, err error)
+	}
 )
 
 func TestMain(m *testing.M) {
@@ -105,6 +110,7 @@ func run(m *testing.M) int {
 		}
 	}()
 
+	kubectl = testEnv.ControlPlane.KubeCtl()
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "crdvalidation: creating the client: %v\n", err)
