@@ -32,6 +32,10 @@ help: ## Show the targets.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the Go markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:allowDangerousTypes=false paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases
 
+.PHONY: docs
+docs: manifests ## Regenerate docs/api.md from the CRDs.
+	go run ./hack/apidocs
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods.
 	$(CONTROLLER_GEN) object paths="./api/..."
@@ -46,6 +50,7 @@ vet: ## Run go vet.
 
 .PHONY: verify
 verify: manifests generate ## Fail when generated files or formatting drift from the sources.
+	go run ./hack/apidocs -check
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 	@git diff --exit-code -- api config || { echo "generated files are out of date: run 'make manifests generate' and commit"; exit 1; }
