@@ -25,16 +25,52 @@ import (
 // DefaultHTTPTimeout bounds an http step that sets no timeout.
 const DefaultHTTPTimeout = 10 * time.Second
 
-// Error says why a route does not compile: which field, and a reason from
-// api/v1alpha1 that the AppAPI's Accepted condition reports.
+// Error is the error of this package, in one of two roles:
+//
+//   - Compile returns it to say why a route does not compile: Reason, Field
+//     and Message are set, Status is 0.
+//   - Route.Run returns it for a failure the caller should answer with:
+//     Status, Title, Detail and, when a step failed, Step are set, and
+//     Violations for schema failures. See errors.go.
 type Error struct {
+	// Compile errors.
+
 	Reason v1alpha1.Reason
 	// Field is the path of the offending field, e.g. spec.steps[2].transform.value.
 	Field   string
 	Message string
+
+	// Run errors.
+
+	// Status is the HTTP status to answer with: 400 for a request that does
+	// not fit (schema violations, malformed XML), 502 when an upstream
+	// failed or answered unusably, 504 on a timeout, 500 for failures of
+	// the pipeline itself (expressions, keys, redirects, calls).
+	Status int
+	// Title is a short, fixed summary, e.g. "Upstream request failed".
+	Title string
+	// Detail explains the failure and is safe to show a client: it never
+	// holds secret values, token text, or the URL, host or address of an
+	// http step's upstream. It does not repeat the step name.
+	Detail string
+	// Step names the step that failed; empty when the response block did.
+	Step string
+	// Violations lists each schema violation.
+	Violations []Violation
+
+	// calledAppAPI is set once the error has been attributed to a call step,
+	// so that nested calls do not wrap the detail again at every level.
+	calledAppAPI string
+	// cause is a safe sentinel (context.DeadlineExceeded, ...) for errors.Is.
+	cause error
 }
 
-func (e *Error) Error() string { return e.Field + ": " + e.Message }
+func (e *Error) Error() string {
+	if e.Status == 0 {
+		return e.Field + ": " + e.Message
+	}
+	return e.runError()
+}
 
 // Route is a compiled route.
 type Route struct {

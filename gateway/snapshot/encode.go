@@ -197,23 +197,36 @@ func DecodeRoutes(idx *Index, shard func(name string) ([]byte, bool)) ([]Route, 
 		if !ok {
 			return nil, fmt.Errorf("%w: %s is missing", ErrShardMismatch, ref.Name)
 		}
-		sum := sha256.Sum256(data)
-		if hex.EncodeToString(sum[:]) != ref.SHA256 {
-			return nil, fmt.Errorf("%w: %s has other content", ErrShardMismatch, ref.Name)
-		}
-		zr, err := gzip.NewReader(bytes.NewReader(data))
+		part, err := DecodeShard(ref, data)
 		if err != nil {
-			return nil, fmt.Errorf("shard %s: %w", ref.Name, err)
-		}
-		var part []Route
-		err = json.NewDecoder(io.LimitReader(zr, 64<<20)).Decode(&part)
-		if err != nil {
-			return nil, fmt.Errorf("shard %s: %w", ref.Name, err)
+			return nil, err
 		}
 		routes = append(routes, part...)
 	}
-	sort.Slice(routes, func(a, b int) bool { return routes[a].Name < routes[b].Name })
+	SortRoutes(routes)
 	return routes, nil
+}
+
+// DecodeShard checks one shard's data against its reference and decodes it.
+func DecodeShard(ref ShardRef, data []byte) ([]Route, error) {
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != ref.SHA256 {
+		return nil, fmt.Errorf("%w: %s has other content", ErrShardMismatch, ref.Name)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: %w", ref.Name, err)
+	}
+	var part []Route
+	if err := json.NewDecoder(io.LimitReader(zr, 64<<20)).Decode(&part); err != nil {
+		return nil, fmt.Errorf("shard %s: %w", ref.Name, err)
+	}
+	return part, nil
+}
+
+// SortRoutes puts routes in the snapshot's order: by name.
+func SortRoutes(routes []Route) {
+	sort.Slice(routes, func(a, b int) bool { return routes[a].Name < routes[b].Name })
 }
 
 // DecodeCredentials parses the credentials Secret's JSON and returns the

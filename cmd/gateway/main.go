@@ -1,0 +1,153 @@
+// Command gateway serves one Environment's App APIs. In cluster mode it
+// follows the snapshot the manager publishes; in local mode it reads
+// manifests from a directory and needs no cluster.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/appapi-dev/appapi/gateway/cluster"
+	"github.com/appapi-dev/appapi/gateway/expr"
+	"github.com/appapi-dev/appapi/gateway/local"
+	"github.com/appapi-dev/appapi/gateway/metrics"
+	"github.com/appapi-dev/appapi/gateway/server"
+)
+
+type options struct {
+	namespace, environment, kubeconfig string
+	manifests, stateDir                string
+	listen, adminListen                string
+	drainTimeout                       time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.namespace, "namespace", "", "Cluster mode: namespace of the Environment.")
+	flag.StringVar(&o.environment, "environment", "", "The Environment to serve (in local mode: which one of the manifests, when there are several).")
+	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "Cluster mode: kubeconfig file; defaults to $KUBECONFIG, then the in-cluster configuration.")
+	flag.StringVar(&o.manifests, "manifests", "", "Local mode: directory of AppAPI, ApiToken, Environment and Secret manifests to serve.")
+	flag.StringVar(&o.stateDir, "state-dir", ".appapi", "Local mode: directory that keeps the hashes of minted tokens.")
+	flag.StringVar(&o.listen, "listen", ":8080", "Address of the App APIs.")
+	flag.StringVar(&o.adminListen, "admin-listen", ":9901", "Address of /healthz, /readyz, /metrics and /openapi.json.")
+	flag.DurationVar(&o.drainTimeout, "drain-timeout", 35*time.Second, "How long in-flight requests may finish after SIGTERM.")
+	flag.Parse()
+
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(o, log); err != nil {
+		log.Error("gateway stopped", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+func run(o options, log *slog.Logger) error {
+	if (o.manifests == "") == (o.namespace == "") {
+		return errors.New("set either --manifests (local mode) or --namespace and --environment (cluster mode)")
+	}
+	m := metrics.New()
+	gw, err := server.New(log, m)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	source, err := newSource(o, gw, log)
+	if err != nil {
+		return err
+	}
+	apps := &http.Server{Addr: o.listen, Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{Addr: o.adminListen, Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	errs := make(chan error, 3)
+	for _, srv := range []*http.Server{apps, admin} {
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			return err
+		}
+		log.Info("listening", "address", ln.Addr().String())
+		go func() { errs <- srv.Serve(ln) }()
+	}
+	go func() { errs <- source(ctx) }()
+
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", o.drainTimeout.String())
+	drain, cancel := context.WithTimeout(context.Background(), o.drainTimeout)
+	defer cancel()
+	err = apps.Shutdown(drain)
+	_ = admin.Shutdown(drain)
+	return err
+}
+
+// newSource returns the loop that feeds the gateway its snapshots.
+func newSource(o options, gw *server.Gateway, log *slog.Logger) (func(context.Context) error, error) {
+	if o.manifests != "" {
+		env, err := expr.NewEnv()
+		if err != nil {
+			return nil, err
+		}
+		loader := &local.Loader{Dir: o.manifests, StateDir: o.stateDir, Environment: o.environment, Out: os.Stderr, Expr: env}
+		reload := func() {
+			res, err := loader.Load()
+			if err != nil {
+				log.Error("manifests not loaded; serving the last good ones", "error", err.Error())
+				return
+			}
+			for _, w := range res.Warnings {
+				log.Warn(w)
+			}
+			if err := gw.Load(res.Snapshot); err != nil {
+				log.Error("snapshot not loaded", "error", err.Error())
+			}
+		}
+		reload()
+		if gw.Ready() != nil {
+			return nil, fmt.Errorf("nothing to serve in %s", o.manifests)
+		}
+		return func(ctx context.Context) error {
+			local.Watch(ctx, o.manifests, time.Second, reload)
+			return nil
+		}, nil
+	}
+	if o.environment == "" {
+		return nil, errors.New("--environment is required with --namespace")
+	}
+	cfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	src := &cluster.Source{Client: client, Namespace: o.namespace, Environment: o.environment, Load: gw.Load, Log: log}
+	return src.Run, nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		kubeconfig = os.Getenv("KUBECONFIG")
+	}
+	if kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	return rest.InClusterConfig()
+}

@@ -1,0 +1,394 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/appapi-dev/appapi/api/v1alpha1"
+)
+
+// seen is what an upstream received.
+type seen struct {
+	mu         sync.Mutex
+	method     string
+	requestURI string
+	path       string
+	query      map[string][]string
+	header     http.Header
+	host       string
+	body       string
+}
+
+func (s *seen) record(r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.method, s.requestURI, s.path, s.query = r.Method, r.RequestURI, r.URL.Path, r.URL.Query()
+	s.header, s.host, s.body = r.Header.Clone(), r.Host, string(b)
+}
+
+func httpStep(name string, op v1alpha1.HTTPOperation) v1alpha1.Step {
+	return v1alpha1.Step{Name: name, HTTP: &op}
+}
+
+func TestHTTPJSON(t *testing.T) {
+	var got seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.record(r)
+		w.Header().Set("Content-Type", "application/problem+json; charset=utf-8")
+		w.Header().Add("X-Multi", "a")
+		w.Header().Add("X-Multi", "b")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"id": 42, "tags": ["x"], "price": 1.5}`)
+	}))
+	defer srv.Close()
+
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+		Method:  "POST",
+		URL:     srv.URL + "/orders/{{ request.params.id }}?fixed=1",
+		Headers: map[string]string{"X-Api-Key": "{{ secrets.apiKey }}", "Host": "upstream.example"},
+		Query:   map[string]string{"q": "{{ request.query.q }}", "region": "{{ vars.region }}"},
+		Body:    `{'id': request.params.id, 'n': 1}`,
+	})}, v1alpha1.Response{})
+	req := &Request{Params: map[string]string{"id": "a b/c"}, Query: map[string]any{"q": "x&y=z"}}
+	res := mustRun(t, r, testRuntime(), req)
+
+	want := map[string]any{
+		"status": int64(201),
+		"body":   map[string]any{"id": float64(42), "tags": []any{"x"}, "price": 1.5},
+	}
+	out := res.Body.(map[string]any)
+	headers := out["headers"].(map[string]any)
+	delete(out, "headers")
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+	if headers["x-multi"] != "a, b" || headers["content-type"] != "application/problem+json; charset=utf-8" {
+		t.Errorf("headers = %v", headers)
+	}
+
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if got.method != "POST" {
+		t.Errorf("method = %s", got.method)
+	}
+	if got.requestURI != "/orders/a%20b%2Fc?fixed=1&q=x%26y%3Dz&region=eu" {
+		t.Errorf("request URI = %s", got.requestURI)
+	}
+	if got.header.Get("X-Api-Key") != "s3cr3t-api-key" || got.header.Get("Content-Type") != "application/json" || got.host != "upstream.example" {
+		t.Errorf("headers = %v, host %s", got.header, got.host)
+	}
+	if got.body != `{"id":"a b/c","n":1}` {
+		t.Errorf("body = %s", got.body)
+	}
+}
+
+func TestHTTPText(t *testing.T) {
+	var got seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.record(r)
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<ok/>`)
+	}))
+	defer srv.Close()
+
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("send", v1alpha1.HTTPOperation{
+		Method:   "PUT",
+		URL:      srv.URL + "/text",
+		BodyText: "name={{ request.body.name }}",
+	})}, body(`steps.send.body`))
+	res := mustRun(t, r, testRuntime(), &Request{Body: map[string]any{"name": "Ada <3"}})
+	if res.Body != "<ok/>" {
+		t.Errorf("body = %#v", res.Body)
+	}
+	got.mu.Lock()
+	if got.method != "PUT" || got.body != "name=Ada <3" || got.header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Errorf("upstream saw %s %q %v", got.method, got.body, got.header)
+	}
+	got.mu.Unlock()
+
+	t.Run("content type set by a header", func(t *testing.T) {
+		r := compileRoute(t, "h", []v1alpha1.Step{httpStep("send", v1alpha1.HTTPOperation{
+			Method: "POST", URL: srv.URL + "/text", Body: `{'a': 1}`,
+			Headers: map[string]string{"content-type": "application/vnd.x+json"},
+		})}, v1alpha1.Response{})
+		mustRun(t, r, testRuntime(), nil)
+		got.mu.Lock()
+		defer got.mu.Unlock()
+		if ct := got.header.Values("Content-Type"); len(ct) != 1 || ct[0] != "application/vnd.x+json" {
+			t.Errorf("content type = %v", ct)
+		}
+	})
+}
+
+func TestHTTPDefaultsAndEmptyBodies(t *testing.T) {
+	var got seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.record(r)
+		if r.URL.Path == "/json-empty" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	defer srv.Close()
+	r := compileRoute(t, "h", []v1alpha1.Step{
+		httpStep("plain", v1alpha1.HTTPOperation{URL: srv.URL + "/plain"}),
+		httpStep("empty", v1alpha1.HTTPOperation{URL: srv.URL + "/json-empty"}),
+	}, body(`[steps.plain.status, steps.plain.body, steps.empty.status, steps.empty.body]`))
+	res := mustRun(t, r, testRuntime(), nil)
+	if diff := cmp.Diff([]any{int64(200), "", int64(204), nil}, res.Body); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if got.method != "GET" || got.header.Get("Content-Type") != "" {
+		t.Errorf("upstream saw %s %v", got.method, got.header)
+	}
+}
+
+func TestHTTPPathEscaping(t *testing.T) {
+	var got seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.record(r) }))
+	defer srv.Close()
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+		URL: srv.URL + "/users/{{ request.params.id }}/profile",
+	})}, v1alpha1.Response{})
+
+	for id, wantURI := range map[string]string{
+		"../admin":    "/users/..%2Fadmin/profile",
+		"a?b=c#d":     "/users/a%3Fb%3Dc%23d/profile",
+		"%2e%2e":      "/users/%252e%252e/profile",
+		"...":         "/users/.../profile",
+		"x/../../etc": "/users/x%2F..%2F..%2Fetc/profile",
+	} {
+		mustRun(t, r, testRuntime(), &Request{Params: map[string]string{"id": id}})
+		got.mu.Lock()
+		uri, path := got.requestURI, got.path
+		got.mu.Unlock()
+		if uri != wantURI {
+			t.Errorf("id %q: upstream request URI = %s, want %s", id, uri, wantURI)
+		}
+		if !strings.HasPrefix(path, "/users/") || !strings.HasSuffix(path, "/profile") {
+			t.Errorf("id %q: upstream path = %s", id, path)
+		}
+	}
+	for _, id := range []string{"..", "."} {
+		e := runError(t, r, testRuntime(), &Request{Params: map[string]string{"id": id}}, 400)
+		if e.Title != TitleInvalidURLValue || e.Step != "fetch" {
+			t.Errorf("id %q: error = %+v", id, e)
+		}
+	}
+}
+
+func TestHTTPBadScheme(t *testing.T) {
+	// The scheme is literal, but the host part is not: a value cannot turn
+	// the URL into something without a host.
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+		URL: "http://{{ request.body.host }}/x",
+	})}, v1alpha1.Response{})
+	e := runError(t, r, testRuntime(), &Request{Body: map[string]any{"host": ""}}, 502)
+	if e.Title != TitleUpstreamFailed {
+		t.Errorf("error = %+v", e)
+	}
+}
+
+func TestHTTPConnectionRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+		URL: "http://" + addr + "/secret-path?key={{ secrets.apiKey }}",
+	})}, v1alpha1.Response{})
+	e := runError(t, r, testRuntime(), nil, 502)
+	if e.Title != TitleUpstreamFailed || e.Step != "fetch" {
+		t.Errorf("error = %+v", e)
+	}
+	for _, s := range []string{e.Detail, e.Error()} {
+		for _, leak := range []string{"127.0.0.1", port, "secret-path", "s3cr3t", "http://"} {
+			if strings.Contains(s, leak) {
+				t.Errorf("error text %q contains %q", s, leak)
+			}
+		}
+	}
+
+	t.Run("onError Continue", func(t *testing.T) {
+		r := compileRoute(t, "h", []v1alpha1.Step{
+			{Name: "fetch", OnError: v1alpha1.OnErrorContinue, HTTP: &v1alpha1.HTTPOperation{URL: "http://" + addr + "/x"}},
+			transform("fallback", `has(steps.fetch.error) ? 'fallback' : 'upstream'`),
+		}, body(`{'fetch': steps.fetch, 'answer': steps.fallback}`))
+		res := mustRun(t, r, testRuntime(), nil)
+		want := map[string]any{
+			"fetch":  map[string]any{"error": TitleUpstreamFailed + ": connection to the upstream failed"},
+			"answer": "fallback",
+		}
+		if diff := cmp.Diff(want, res.Body); diff != "" {
+			t.Errorf("body (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// hangingServer answers only when the client gives up.
+func hangingServer(t *testing.T) (*httptest.Server, <-chan struct{}) {
+	arrived := make(chan struct{}, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	return srv, arrived
+}
+
+func TestHTTPTimeout(t *testing.T) {
+	srv, _ := hangingServer(t)
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("slow", v1alpha1.HTTPOperation{
+		URL: srv.URL + "/slow", Timeout: "50ms",
+	})}, v1alpha1.Response{})
+	e := runError(t, r, testRuntime(), nil, 504)
+	if e.Title != TitleUpstreamTimeout || e.Step != "slow" || !errors.Is(e, context.DeadlineExceeded) {
+		t.Errorf("error = %+v", e)
+	}
+	if strings.Contains(e.Detail, "127.0.0.1") {
+		t.Errorf("detail %q names the upstream", e.Detail)
+	}
+
+	t.Run("request deadline", func(t *testing.T) {
+		r := compileRoute(t, "h", []v1alpha1.Step{httpStep("slow", v1alpha1.HTTPOperation{URL: srv.URL + "/slow"})}, v1alpha1.Response{})
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, err := r.Run(ctx, testRuntime(), &Request{}, nil)
+		var e *Error
+		if !errors.As(err, &e) || e.Status != 504 || e.Title != TitleRequestTimeout {
+			t.Errorf("Run = %v, want 504 request timeout", err)
+		}
+	})
+
+	t.Run("client goes away", func(t *testing.T) {
+		srv, arrived := hangingServer(t)
+		r := compileRoute(t, "h", []v1alpha1.Step{
+			{Name: "slow", OnError: v1alpha1.OnErrorContinue, HTTP: &v1alpha1.HTTPOperation{URL: srv.URL + "/slow"}},
+		}, v1alpha1.Response{})
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			<-arrived
+			cancel()
+		}()
+		_, err := r.Run(ctx, testRuntime(), &Request{}, nil)
+		var e *Error
+		if !errors.Is(err, context.Canceled) || errors.As(err, &e) {
+			t.Errorf("Run = %v, want the bare context.Canceled even with onError Continue", err)
+		}
+	})
+}
+
+func TestHTTPResponseTooLarge(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		payload := strings.Repeat("x", 1000)
+		if r.URL.Path == "/chunked" {
+			// No Content-Length: the limit is found while reading.
+			_, _ = io.WriteString(w, payload[:500])
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, payload[500:])
+			return
+		}
+		_, _ = io.WriteString(w, payload)
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/sized", "/chunked"} {
+		t.Run(path, func(t *testing.T) {
+			r := compileRoute(t, "h", []v1alpha1.Step{httpStep("big", v1alpha1.HTTPOperation{URL: srv.URL + path})}, v1alpha1.Response{})
+			rt := testRuntime()
+			rt.MaxUpstreamBodyBytes = 100
+			e := runError(t, r, rt, nil, 502)
+			if e.Title != TitleUpstreamTooLarge || e.Step != "big" {
+				t.Errorf("error = %+v", e)
+			}
+			rt.MaxUpstreamBodyBytes = 1000
+			if res := mustRun(t, r, rt, nil); len(res.Body.(map[string]any)["body"].(string)) != 1000 {
+				t.Errorf("a body of exactly the limit is accepted")
+			}
+		})
+	}
+}
+
+func TestHTTPNon2xxAndBadJSON(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/bad" {
+			_, _ = io.WriteString(w, `{"truncated":`)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error": "not found"}`)
+	}))
+	defer srv.Close()
+	r := compileRoute(t, "h", []v1alpha1.Step{
+		httpStep("missing", v1alpha1.HTTPOperation{URL: srv.URL + "/missing"}),
+	}, body(`steps.missing.status == 404 ? steps.missing.body : 'unexpected'`))
+	res := mustRun(t, r, testRuntime(), nil)
+	if diff := cmp.Diff(map[string]any{"error": "not found"}, res.Body); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+
+	r = compileRoute(t, "h", []v1alpha1.Step{httpStep("bad", v1alpha1.HTTPOperation{URL: srv.URL + "/bad"})}, v1alpha1.Response{})
+	e := runError(t, r, testRuntime(), nil, 502)
+	if e.Title != TitleUpstreamInvalid {
+		t.Errorf("error = %+v", e)
+	}
+}
+
+func TestHTTPInvalidHeaderValue(t *testing.T) {
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+		URL:     "http://127.0.0.1:1/x",
+		Headers: map[string]string{"X-Value": "{{ request.body }}"},
+	})}, v1alpha1.Response{})
+	e := runError(t, r, testRuntime(), &Request{Body: "a\nb"}, 500)
+	if e.Title != TitleInvalidHeader || e.Step != "fetch" {
+		t.Errorf("error = %+v", e)
+	}
+}
+
+func TestHTTPUsesRuntimeClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Header.Get("X-Via"))
+	}))
+	defer srv.Close()
+	rt := testRuntime()
+	rt.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r.Header.Set("X-Via", "runtime client")
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{URL: srv.URL})}, body(`steps.fetch.body`))
+	if res := mustRun(t, r, rt, nil); res.Body != "runtime client" {
+		t.Errorf("body = %v", res.Body)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestIsJSON(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"application/json": true, "Application/JSON; charset=utf-8": true, "application/hal+json": true,
+		"text/plain": false, "": false, "application/jsonx": false, "application/json;;bad": true,
+	} {
+		if got := isJSON(ct); got != want {
+			t.Errorf("isJSON(%q) = %v, want %v", ct, got, want)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/appapi-dev/appapi/api/v1alpha1"
+)
+
+// JWT algorithms of a jwt step.
+const (
+	AlgorithmHS256 v1alpha1.JWTAlgorithm = "HS256"
+	AlgorithmRS256 v1alpha1.JWTAlgorithm = "RS256"
+	AlgorithmES256 v1alpha1.JWTAlgorithm = "ES256"
+	AlgorithmEdDSA v1alpha1.JWTAlgorithm = "EdDSA"
+)
+
+// keyCacheKey identifies a parsed key without keeping the secret's text.
+type keyCacheKey struct {
+	alg    v1alpha1.JWTAlgorithm
+	digest [sha256.Size]byte
+}
+
+// keyCacheEntry is a parsed key, or the fact that the secret is not a key
+// of the algorithm.
+type keyCacheEntry struct {
+	key any
+	ok  bool
+}
+
+// jwt runs a jwt step. Its output is {token}.
+func (x *execution) jwt(ctx context.Context, st *Step) (any, error) {
+	op := st.Source.JWT
+	v, err := x.eval(ctx, "jwt.claims", st.Value)
+	if err != nil {
+		return nil, err
+	}
+	in, ok := v.(map[string]any)
+	if !ok {
+		return nil, newError(http.StatusInternalServerError, TitleJWTFailed,
+			"claims must be a map, got %s", typeName(v))
+	}
+	claims := make(jwt.MapClaims, len(in)+2)
+	for k, c := range in {
+		// A timestamp claim (nbf: now) means a NumericDate.
+		if t, ok := c.(time.Time); ok {
+			c = t.Unix()
+		}
+		claims[k] = c
+	}
+	now := x.act.Now
+	if _, ok := claims["iat"]; !ok {
+		claims["iat"] = now.Unix()
+	}
+	if _, ok := claims["exp"]; !ok && st.ExpiresIn > 0 {
+		claims["exp"] = now.Add(st.ExpiresIn).Unix()
+	}
+
+	method, key, err := x.rt.signingKey(op.Algorithm, op.Key)
+	if err != nil {
+		return nil, err
+	}
+	token, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		// The library's errors name the key type at most, but they are not
+		// shown: a fixed text is enough.
+		return nil, newError(http.StatusInternalServerError, TitleJWTFailed, "the token could not be signed")
+	}
+	return map[string]any{"token": token}, nil
+}
+
+// signingKey returns the parsed key in the secret named name, parsing it
+// once per algorithm and secret value.
+func (rt *Runtime) signingKey(alg v1alpha1.JWTAlgorithm, name string) (jwt.SigningMethod, any, error) {
+	var method jwt.SigningMethod
+	switch alg {
+	case AlgorithmHS256:
+		method = jwt.SigningMethodHS256
+	case AlgorithmRS256:
+		method = jwt.SigningMethodRS256
+	case AlgorithmES256:
+		method = jwt.SigningMethodES256
+	case AlgorithmEdDSA:
+		method = jwt.SigningMethodEdDSA
+	default:
+		return nil, nil, newError(http.StatusInternalServerError, TitleJWTFailed, "algorithm %q is not HS256, RS256, ES256 or EdDSA", string(alg))
+	}
+	secret, ok := rt.Secrets[name]
+	if !ok {
+		return nil, nil, newError(http.StatusInternalServerError, TitleJWTFailed, "the key secret %q is not set", name)
+	}
+	ck := keyCacheKey{alg: alg, digest: sha256.Sum256([]byte(secret))}
+	entry, cached := rt.keys.Load(ck)
+	if !cached {
+		key, err := parseSigningKey(alg, secret)
+		entry, _ = rt.keys.LoadOrStore(ck, keyCacheEntry{key: key, ok: err == nil})
+	}
+	e := entry.(keyCacheEntry)
+	if !e.ok {
+		return nil, nil, newError(http.StatusInternalServerError, TitleJWTFailed,
+			"the key secret %q is not a valid %s key", name, string(alg))
+	}
+	return method, e.key, nil
+}
+
+var errNotAKey = errors.New("not a key of the algorithm")
+
+// parseSigningKey parses a secret's text as a key of alg: the bytes
+// themselves for HS256, otherwise a PEM private key (PKCS #8, or PKCS #1
+// for RSA and SEC 1 for EC). Its error says nothing about the text.
+func parseSigningKey(alg v1alpha1.JWTAlgorithm, secret string) (any, error) {
+	if alg == AlgorithmHS256 {
+		if secret == "" {
+			return nil, errNotAKey
+		}
+		return []byte(secret), nil
+	}
+	block, _ := pem.Decode([]byte(secret))
+	if block == nil {
+		return nil, errNotAKey
+	}
+	var key any
+	var err error
+	switch block.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(block.Bytes)
+	default:
+		return nil, errNotAKey
+	}
+	if err != nil {
+		return nil, errNotAKey
+	}
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if alg == AlgorithmRS256 {
+			return k, nil
+		}
+	case *ecdsa.PrivateKey:
+		if alg == AlgorithmES256 && k.Curve == elliptic.P256() {
+			return k, nil
+		}
+	case ed25519.PrivateKey:
+		if alg == AlgorithmEdDSA {
+			return k, nil
+		}
+	}
+	return nil, errNotAKey
+}
+
+// typeName names the type of a value of expr evaluation as CEL does.
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "bool"
+	case string:
+		return "string"
+	case int64:
+		return "int"
+	case uint64:
+		return "uint"
+	case float64:
+		return "double"
+	case []byte:
+		return "bytes"
+	case time.Time:
+		return "timestamp"
+	case []any:
+		return "list"
+	case map[string]any:
+		return "map"
+	}
+	return "unknown"
+}

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/appapi-dev/appapi/gateway/auth"
+	"github.com/appapi-dev/appapi/gateway/expr"
+	"github.com/appapi-dev/appapi/gateway/openapi"
+	"github.com/appapi-dev/appapi/gateway/pipeline"
+	"github.com/appapi-dev/appapi/gateway/router"
+	"github.com/appapi-dev/appapi/gateway/snapshot"
+)
+
+// Config is one snapshot compiled for serving. It is immutable: a new
+// snapshot builds a new Config, and requests in flight finish on the old one.
+type Config struct {
+	Snapshot *snapshot.Snapshot
+	Router   *router.Router[*pipeline.Route]
+	Tokens   *auth.Set
+	Runtime  *pipeline.Runtime
+	// OpenAPI is the document served at /openapi.json.
+	OpenAPI []byte
+}
+
+// compileConfig compiles every route of a validated snapshot. A route that
+// does not compile (a gateway older than the manager, say) is left out and
+// reported; the others are served.
+func compileConfig(s *snapshot.Snapshot, env *expr.Env, client *http.Client, observer pipeline.StepObserver) (*Config, []error) {
+	var problems []error
+	routes := map[string]*pipeline.Route{}
+	var entries []router.Entry[*pipeline.Route]
+	for i := range s.Routes {
+		r := &s.Routes[i]
+		compiled, err := pipeline.Compile(env, r)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("route %s: %w", r.Name, err))
+			continue
+		}
+		routes[r.Name] = compiled
+		entries = append(entries, router.Entry[*pipeline.Route]{Method: r.Method, Path: compiled.Path, Handler: compiled})
+	}
+	rt, err := router.New(entries)
+	if err != nil {
+		// Validate() refuses duplicate routes, so this is a bug.
+		return nil, append(problems, err)
+	}
+	doc, err := openapi.Build(s, "")
+	if err != nil {
+		problems = append(problems, fmt.Errorf("openapi: %w", err))
+	}
+	return &Config{
+		Snapshot: s,
+		Router:   rt,
+		Tokens:   auth.NewSet(s.Credentials.Tokens),
+		OpenAPI:  doc,
+		Runtime: &pipeline.Runtime{
+			Vars: s.Variables, Secrets: s.Credentials.Secrets,
+			HTTPClient: client, Routes: routes, Observer: observer,
+		},
+	}, problems
+}
+
+// newUpstreamClient is the pooled client of the http steps. One client
+// serves every snapshot, so connections to upstreams survive reloads.
+func newUpstreamClient() *http.Client {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns = 512
+	transport.MaxIdleConnsPerHost = 64
+	transport.IdleConnTimeout = 90 * time.Second
+	transport.ResponseHeaderTimeout = 0 // the step's timeout bounds the request
+	return &http.Client{Transport: transport}
+}
+
+var errNoConfig = errors.New("no snapshot loaded yet")

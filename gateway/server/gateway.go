@@ -1,0 +1,84 @@
+// Package server is the gateway's HTTP side: it matches a request to an
+// AppAPI, authenticates it, reads its body within the Environment's limit,
+// runs the AppAPI's pipeline and writes the answer, and it swaps in new
+// snapshots atomically, keeping the last good one.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/appapi-dev/appapi/gateway/expr"
+	"github.com/appapi-dev/appapi/gateway/metrics"
+	"github.com/appapi-dev/appapi/gateway/snapshot"
+)
+
+// Gateway serves the App APIs of the snapshot it loaded last.
+type Gateway struct {
+	current atomic.Pointer[Config]
+	expr    *expr.Env
+	client  *http.Client
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New returns a Gateway with no snapshot: it answers 503 until Load succeeds.
+func New(log *slog.Logger, m *metrics.Metrics) (*Gateway, error) {
+	env, err := expr.NewEnv()
+	if err != nil {
+		return nil, err
+	}
+	return &Gateway{expr: env, client: newUpstreamClient(), metrics: m, log: log, now: time.Now}, nil
+}
+
+// Load validates and compiles a snapshot and serves it from the next
+// request on. A snapshot that fails validation is refused and the current
+// one stays; so is one older than the current one, which a slow reader
+// could otherwise deliver after a newer one.
+func (g *Gateway) Load(s *snapshot.Snapshot) error {
+	if err := s.Validate(); err != nil {
+		g.metrics.Rejected()
+		return fmt.Errorf("snapshot generation %d is invalid, keeping the current one: %w", s.Generation, err)
+	}
+	if cur := g.current.Load(); cur != nil && s.Generation < cur.Snapshot.Generation {
+		g.metrics.Rejected()
+		return fmt.Errorf("snapshot generation %d is older than the served %d", s.Generation, cur.Snapshot.Generation)
+	}
+	cfg, problems := compileConfig(s, g.expr, g.client, g.metrics)
+	if cfg == nil {
+		g.metrics.Rejected()
+		return fmt.Errorf("snapshot generation %d: %v", s.Generation, problems)
+	}
+	for _, p := range problems {
+		g.log.Warn("route left out of the snapshot", "generation", s.Generation, "error", p.Error())
+	}
+	g.current.Store(cfg)
+	g.metrics.Loaded(s.Generation, cfg.Router.Len(), cfg.Tokens.Len())
+	g.log.Info("snapshot loaded", "generation", s.Generation, "routes", cfg.Router.Len(), "tokens", cfg.Tokens.Len())
+	return nil
+}
+
+// Current is the served configuration, or nil before the first Load.
+func (g *Gateway) Current() *Config { return g.current.Load() }
+
+// Ready says whether a snapshot is loaded.
+func (g *Gateway) Ready() error {
+	if g.current.Load() == nil {
+		return errNoConfig
+	}
+	return nil
+}
+
+// requestIDKey is the context key of the request ID, for the pipeline's logs.
+type requestIDKey struct{}
+
+// RequestID returns the ID of the request ctx belongs to.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}

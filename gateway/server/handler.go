@@ -1,0 +1,187 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/auth"
+	"github.com/appapi-dev/appapi/gateway/pipeline"
+	"github.com/appapi-dev/appapi/gateway/problem"
+)
+
+// exchange is one request on its way through the gateway, with what the
+// access log and metrics report about it.
+type exchange struct {
+	w         *statusWriter
+	r         *http.Request
+	requestID string
+	appAPI    string
+	token     string
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := g.now()
+	x := &exchange{w: &statusWriter{ResponseWriter: w}, r: r, requestID: requestID(r)}
+	x.w.Header().Set("X-Request-Id", x.requestID)
+	defer func() {
+		d := g.now().Sub(start)
+		g.metrics.Request(x.appAPI, r.Method, x.w.status(), d)
+		g.log.Info("request", "method", r.Method, "path", r.URL.Path, "appapi", x.appAPI, "status", x.w.status(),
+			"duration_ms", float64(d.Microseconds())/1000, "bytes", x.w.bytes, "token", x.token, "request_id", x.requestID)
+	}()
+	cfg := g.current.Load()
+	if cfg == nil {
+		g.fail(x, http.StatusServiceUnavailable, "No configuration", "the gateway has not loaded a snapshot yet; retry shortly", nil)
+		return
+	}
+	match, status, allow := cfg.Router.Lookup(r.Method, r.URL.Path)
+	switch status {
+	case http.StatusNotFound:
+		g.fail(x, status, "", "no App API serves this path", nil)
+		return
+	case http.StatusMethodNotAllowed:
+		x.w.Header().Set("Allow", allow)
+		g.fail(x, status, "", "this path answers "+allow, nil)
+		return
+	}
+	route := match.Handler
+	x.appAPI = route.Source.Name
+	token, ok := g.authenticate(x, cfg, route)
+	if !ok {
+		return
+	}
+	settings := cfg.Snapshot.Settings
+	req, perr := readRequest(r, route, match.Params, settings.MaxRequestBytes)
+	if perr != nil {
+		g.failWith(x, perr)
+		return
+	}
+	if route.RequestSchema != nil {
+		if violations := pipeline.Violations(route.RequestSchema, req.Body); len(violations) > 0 {
+			g.failWith(x, &pipeline.Error{Status: http.StatusBadRequest, Title: "Request does not match the schema",
+				Detail: "the request body does not match the AppAPI's requestSchema", Violations: violations})
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey{}, x.requestID), time.Duration(settings.RequestTimeout))
+	defer cancel()
+	result, err := route.Run(ctx, cfg.Runtime, req, token)
+	if err != nil {
+		g.runFailed(x, ctx, err)
+		return
+	}
+	writeResult(x.w, result)
+}
+
+// authenticate applies the AppAPI's authentication and API key filtering.
+func (g *Gateway) authenticate(x *exchange, cfg *Config, route *pipeline.Route) (map[string]any, bool) {
+	a := route.Source.Authentication
+	if a.Mode == v1alpha1.AuthenticationNone {
+		return map[string]any{}, true
+	}
+	tok, failure := cfg.Tokens.Authenticate(x.r.Header.Get("Authorization"), g.now())
+	if failure != "" {
+		g.metrics.AuthFailure(string(failure))
+		auth.SetChallenge(x.w.Header(), failure)
+		g.fail(x, http.StatusUnauthorized, "", unauthorizedDetail[failure], nil)
+		return nil, false
+	}
+	x.token = tok.Name
+	if len(a.AllowedTokens) > 0 && !slices.Contains(a.AllowedTokens, tok.Name) {
+		g.metrics.AuthFailure("not_allowed")
+		g.fail(x, http.StatusForbidden, "", "this token may not call this App API", nil)
+		return nil, false
+	}
+	return map[string]any{"name": tok.Name, "id": tok.ID}, true
+}
+
+var unauthorizedDetail = map[auth.Failure]string{
+	auth.FailureMissing:   "send an API token as Authorization: Bearer <token>",
+	auth.FailureMalformed: "the Authorization header is not Bearer <token>",
+	auth.FailureUnknown:   "the token is not valid for this environment",
+	auth.FailureExpired:   "the token has expired",
+}
+
+// runFailed answers a pipeline that did not finish.
+func (g *Gateway) runFailed(x *exchange, ctx context.Context, err error) {
+	var perr *pipeline.Error
+	switch {
+	case errors.As(err, &perr):
+		g.failWith(x, perr)
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		g.fail(x, http.StatusGatewayTimeout, "Request timed out", "the App API did not finish within the environment's request timeout", nil)
+	case x.r.Context().Err() != nil:
+		// The client went away: nobody reads an answer. 499 is what
+		// the access log and metrics record, as nginx does.
+		x.w.code = 499
+	default:
+		g.log.Error("pipeline failed", "appapi", x.appAPI, "request_id", x.requestID, "error", err.Error())
+		g.fail(x, http.StatusInternalServerError, "", "the App API failed; the gateway's log has the request ID", nil)
+	}
+}
+
+func (g *Gateway) failWith(x *exchange, e *pipeline.Error) {
+	detail := e.Detail
+	if e.Step != "" {
+		detail = "step " + e.Step + ": " + detail
+	}
+	var violations []problem.Violation
+	for _, v := range e.Violations {
+		violations = append(violations, problem.Violation{Pointer: v.Pointer, Message: v.Message})
+	}
+	g.fail(x, e.Status, e.Title, detail, violations)
+}
+
+func (g *Gateway) fail(x *exchange, status int, title, detail string, violations []problem.Violation) {
+	problem.Write(x.w, problem.Problem{Status: status, Title: title, Detail: detail,
+		Instance: x.r.URL.Path, RequestID: x.requestID, Errors: violations})
+}
+
+// requestID echoes a caller's X-Request-Id when it is sane, so a request
+// can be followed across services, and makes one otherwise.
+func requestID(r *http.Request) string {
+	id := r.Header.Get("X-Request-Id")
+	if id != "" && len(id) <= 128 && !strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return id
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusWriter remembers what was written, for the access log and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	bytes int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
