@@ -81,10 +81,12 @@ type HTTPOperation struct {
 
 	// url is a template for the absolute http or https URL; each inserted
 	// value is percent-escaped, so a parameter cannot change the URL's path.
+	// It may start with {{ vars.<name> }}, an Environment variable holding a
+	// base URL (such as http://orders.shop.svc), which is inserted as is.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
-	// +kubebuilder:validation:XValidation:rule="self.matches('(?i)^https?://')",message="url must start with http:// or https://: a template may insert the host but not the scheme"
+	// +kubebuilder:validation:XValidation:rule="self.matches('(?i)^https?://') || self.matches('^[{][{] *vars[.][A-Za-z_][A-Za-z0-9_]* *[}][}]')",message="url must start with http:// or https://, or with {{ vars.<name> }} holding a base URL"
 	URL string `json:"url"`
 
 	// headers are request headers; each value is a template.

@@ -21,7 +21,8 @@ type Template struct {
 type segment struct {
 	text   string
 	prog   *Program
-	offset int // byte offset of the "{{" in the template source
+	source string // the expression between {{ and }}, trimmed
+	offset int    // byte offset of the "{{" in the template source
 }
 
 // CompileTemplate splits source into literal text and expressions and
@@ -59,7 +60,7 @@ func (e *Env) CompileTemplate(source string) (*Template, error) {
 			names[n] = struct{}{}
 		}
 		t.dynSteps = t.dynSteps || prog.dynSteps
-		t.segments = append(t.segments, segment{prog: prog, offset: open})
+		t.segments = append(t.segments, segment{prog: prog, source: strings.TrimSpace(source[start:end]), offset: open})
 		pos = end + 2
 	}
 	t.steps = make([]string, 0, len(names))
@@ -93,14 +94,34 @@ func (t *Template) IsLiteral() bool {
 	return true
 }
 
+// LeadingExpression returns the source of the expression the template
+// starts with, when it starts with one rather than with literal text.
+func (t *Template) LeadingExpression() (string, bool) {
+	if len(t.segments) == 0 || t.segments[0].prog == nil {
+		return "", false
+	}
+	return t.segments[0].source, true
+}
+
 // Render evaluates every part and joins them with the literal text. Values
 // are formatted as text (strings as is, numbers in shortest form, null as
 // nothing, timestamps as RFC 3339, lists and maps as compact JSON) and then
 // passed through escape, if not nil. Literal text is never escaped: it was
 // written by the pipeline author and is trusted to have the right syntax.
 func (t *Template) Render(ctx context.Context, in Activation, escape func(string) string) (string, error) {
+	return t.render(ctx, in, escape, false)
+}
+
+// RenderBase is Render, except that the value of a leading expression is
+// inserted without escaping: it is a base URL (scheme, host and maybe a
+// path) that the caller has checked comes from configuration.
+func (t *Template) RenderBase(ctx context.Context, in Activation, escape func(string) string) (string, error) {
+	return t.render(ctx, in, escape, true)
+}
+
+func (t *Template) render(ctx context.Context, in Activation, escape func(string) string, rawLeading bool) (string, error) {
 	var b strings.Builder
-	for _, s := range t.segments {
+	for i, s := range t.segments {
 		if s.prog == nil {
 			b.WriteString(s.text)
 			continue
@@ -113,7 +134,7 @@ func (t *Template) Render(ctx context.Context, in Activation, escape func(string
 		if err != nil {
 			return "", fmt.Errorf("template expression at offset %d: %w", s.offset, &EvalError{Reason: safeReason(err)})
 		}
-		if escape != nil {
+		if escape != nil && !(rawLeading && i == 0) {
 			text = escape(text)
 		}
 		b.WriteString(text)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,7 +88,9 @@ type Step struct {
 	When   *expr.Program
 
 	// http
-	URL      *expr.Template
+	URL *expr.Template
+	// URLBase says URL starts with {{ vars.<name> }}, a base URL inserted unescaped.
+	URLBase  bool
 	Headers  map[string]*expr.Template
 	Query    map[string]*expr.Template
 	Body     *expr.Program // http body, respond body
@@ -286,14 +289,22 @@ func (c *compiler) http(out *Step, h *v1alpha1.HTTPOperation) error {
 	if out.URL, err = c.template("http.url", h.URL); err != nil {
 		return err
 	}
-	if out.URL.IsLiteral() {
+	switch {
+	case out.URL.IsLiteral():
 		if u, perr := url.Parse(h.URL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return c.fail(v1alpha1.ReasonInvalidSpec, "http.url", "%q is not an absolute http or https URL", h.URL)
 		}
-	} else if !startsWithScheme(h.URL) {
-		// A template may insert the host, but the scheme must be literal so
-		// a request value cannot turn the request into another protocol.
-		return c.fail(v1alpha1.ReasonInvalidSpec, "http.url", "must start with http:// or https:// before any {{ }}")
+	case startsWithScheme(h.URL):
+	default:
+		// Only configuration may choose where a request goes: a leading
+		// {{ vars.name }} supplies the base URL, unescaped; a value from the
+		// request could otherwise send it anywhere.
+		src, _ := out.URL.LeadingExpression()
+		if !baseURLVariable.MatchString(src) {
+			return c.fail(v1alpha1.ReasonInvalidSpec, "http.url",
+				"must start with http:// or https://, or with {{ vars.<name> }} holding a base URL such as http://orders.shop.svc")
+		}
+		out.URLBase = true
 	}
 	if out.Headers, err = c.templates("http.headers", h.Headers); err != nil {
 		return err
@@ -310,6 +321,9 @@ func (c *compiler) http(out *Step, h *v1alpha1.HTTPOperation) error {
 	out.Timeout, err = c.duration("http.timeout", h.Timeout, DefaultHTTPTimeout)
 	return err
 }
+
+// baseURLVariable is the one expression a URL may start with.
+var baseURLVariable = regexp.MustCompile(`^vars\.[A-Za-z_][A-Za-z0-9_]*$`)
 
 func startsWithScheme(u string) bool {
 	return strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")

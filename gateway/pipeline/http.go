@@ -42,9 +42,13 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 		method = http.MethodGet
 	}
 
-	raw, err := x.render(ctx, "http.url", st.URL, expr.EscapeURLValue)
+	render := st.URL.Render
+	if st.URLBase {
+		render = st.URL.RenderBase
+	}
+	raw, err := render(ctx, x.act, expr.EscapeURLValue)
 	if err != nil {
-		return nil, err
+		return nil, exprError("http.url", err)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

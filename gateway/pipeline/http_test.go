@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/snapshot"
 )
 
 // seen is what an upstream received.
@@ -389,6 +390,38 @@ func TestIsJSON(t *testing.T) {
 	} {
 		if got := isJSON(ct); got != want {
 			t.Errorf("isJSON(%q) = %v, want %v", ct, got, want)
+		}
+	}
+}
+
+// TestHTTPBaseURLVariable shows that a URL may start with an Environment
+// variable holding the upstream's base URL, inserted as is, while every
+// other inserted value stays escaped.
+func TestHTTPBaseURLVariable(t *testing.T) {
+	var got seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.record(r) }))
+	defer srv.Close()
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+		URL: "{{ vars.base }}/pets/{{ request.params.id }}",
+	})}, v1alpha1.Response{})
+	rt := testRuntime()
+	rt.Vars = map[string]string{"base": srv.URL + "/api"}
+	mustRun(t, r, rt, &Request{Params: map[string]string{"id": "../admin"}})
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if got.requestURI != "/api/pets/..%2Fadmin" {
+		t.Fatalf("upstream saw %q, want /api/pets/..%%2Fadmin", got.requestURI)
+	}
+}
+
+func TestHTTPURLMustNotStartWithARequestValue(t *testing.T) {
+	for _, url := range []string{"{{ request.query.target }}/x", "{{ vars.base + request.path }}", "{{ secrets.base }}/x", "x{{ vars.base }}"} {
+		_, err := Compile(testEnv(t), &snapshot.Route{Name: "h", Method: "GET", Path: "/h",
+			Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationNone},
+			Steps:          []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{URL: url})}})
+		var perr *Error
+		if !errors.As(err, &perr) || perr.Reason != v1alpha1.ReasonInvalidSpec || !strings.Contains(perr.Message, "{{ vars.<name> }}") {
+			t.Errorf("Compile(url %q) = %v, want InvalidSpec", url, err)
 		}
 	}
 }

@@ -342,9 +342,15 @@ func TestAppAPI(t *testing.T) {
 			wantErrors: []string{"spec.steps[0].http.url:", urlScheme},
 		},
 		{
-			desc: "http url whose scheme is a template",
+			desc: "http url starting with an Environment variable for the base URL",
 			mutate: func(a *v1alpha1.AppAPI) {
 				a.Spec.Steps = []v1alpha1.Step{httpStep("call", v1alpha1.HTTPOperation{URL: "{{ vars.crmBaseURL }}/customers"})}
+			},
+		},
+		{
+			desc: "http url whose host comes from the request",
+			mutate: func(a *v1alpha1.AppAPI) {
+				a.Spec.Steps = []v1alpha1.Step{httpStep("call", v1alpha1.HTTPOperation{URL: "{{ request.query.target }}/customers"})}
 			},
 			wantErrors: []string{"spec.steps[0].http.url:", urlScheme},
 		},
