@@ -28,6 +28,11 @@ help: ## Show the targets.
 
 ##@ Development
 
+.PHONY: demo
+demo: build envtest ## Run appapi locally: control plane, manager, gateways, examples. Ctrl-C stops it.
+	go build -o $(LOCALBIN)/demo ./hack/demo
+	$(LOCALBIN)/demo --root $(CURDIR)
+
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the Go markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:allowDangerousTypes=false paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases
