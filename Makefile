@@ -65,6 +65,10 @@ verify: manifests generate ## Fail when generated files or formatting drift from
 test: envtest ## Run the unit and envtest suites.
 	go test ./... -count=1
 
+.PHONY: test-e2e
+test-e2e: build envtest ## Run the end-to-end suite: real binaries as processes, driven by kubectl and HTTP.
+	go test -tags e2e ./test/e2e/ -count=1 -v -timeout 20m
+
 .PHONY: bench
 bench: envtest ## Run the benchmarks.
 	go test ./... -run '^$$' -bench . -benchmem

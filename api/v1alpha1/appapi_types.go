@@ -182,7 +182,7 @@ type AppAPIStatus struct {
 // AppAPI is one custom REST endpoint whose behaviour is a pipeline of data operations.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=appapi
+// +kubebuilder:resource:categories=appapi-all
 // +kubebuilder:printcolumn:name="Environment",type=string,JSONPath=`.spec.environment`
 // +kubebuilder:printcolumn:name="Method",type=string,JSONPath=`.spec.method`
 // +kubebuilder:printcolumn:name="Path",type=string,JSONPath=`.spec.path`

@@ -139,7 +139,7 @@ type EnvironmentStatus struct {
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1123 label: lowercase letters, digits and hyphens, starting and ending with a letter or digit"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=appenv;appenvs,categories=appapi
+// +kubebuilder:resource:shortName=appenv;appenvs,categories=appapi-all
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="APIs",type=integer,JSONPath=`.status.appAPIs`
 // +kubebuilder:printcolumn:name="Tokens",type=integer,JSONPath=`.status.tokens`
