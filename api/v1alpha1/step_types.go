@@ -86,7 +86,7 @@ type HTTPOperation struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
-	// +kubebuilder:validation:XValidation:rule="self.matches('(?i)^https?://') || self.matches('^[{][{] *vars[.][A-Za-z_][A-Za-z0-9_]* *[}][}]')",message="url must start with http:// or https://, or with {{ vars.<name> }} holding a base URL"
+	// +kubebuilder:validation:XValidation:rule="self.matches('(?i)^https?://') || self.matches('^[{][{] *vars[.][A-Za-z_][A-Za-z0-9_]* *[}][}]([/?#]|$)')",message="url must start with http:// or https://, or with {{ vars.<name> }} holding a base URL followed by /, ? or #"
 	URL string `json:"url"`
 
 	// headers are request headers; each value is a template.

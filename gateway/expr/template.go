@@ -95,12 +95,20 @@ func (t *Template) IsLiteral() bool {
 }
 
 // LeadingExpression returns the source of the expression the template
-// starts with, when it starts with one rather than with literal text.
-func (t *Template) LeadingExpression() (string, bool) {
+// starts with, when it starts with one rather than with literal text, and
+// the template that follows it up to the next expression (the literal text
+// right after it, or "" when another expression or nothing follows).
+func (t *Template) LeadingExpression() (source, next string, ok bool) {
 	if len(t.segments) == 0 || t.segments[0].prog == nil {
-		return "", false
+		return "", "", false
 	}
-	return t.segments[0].source, true
+	if len(t.segments) > 1 {
+		next = t.segments[1].text
+		if t.segments[1].prog != nil {
+			next = "{{"
+		}
+	}
+	return t.segments[0].source, next, true
 }
 
 // Render evaluates every part and joins them with the literal text. Values

@@ -299,10 +299,15 @@ func (c *compiler) http(out *Step, h *v1alpha1.HTTPOperation) error {
 		// Only configuration may choose where a request goes: a leading
 		// {{ vars.name }} supplies the base URL, unescaped; a value from the
 		// request could otherwise send it anywhere.
-		src, _ := out.URL.LeadingExpression()
+		src, rest, _ := out.URL.LeadingExpression()
 		if !baseURLVariable.MatchString(src) {
 			return c.fail(v1alpha1.ReasonInvalidSpec, "http.url",
 				"must start with http:// or https://, or with {{ vars.<name> }} holding a base URL such as http://orders.shop.svc")
+		}
+		// What follows the base URL must not extend its host or port.
+		if rest != "" && !strings.ContainsAny(rest[:1], "/?#") {
+			return c.fail(v1alpha1.ReasonInvalidSpec, "http.url",
+				"after {{ %s }} the URL must continue with /, ? or #, so that nothing can extend the base URL's host", src)
 		}
 		out.URLBase = true
 	}
@@ -372,6 +377,9 @@ func CompileSchema(raw []byte) (*jsonschema.Schema, error) {
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
+	// Users of "Swagger Schema Validation" expect format: email to be
+	// checked; draft 2020-12 makes formats annotations unless asked.
+	c.AssertFormat()
 	c.UseLoader(noLoader{})
 	const location = "urn:appapi:schema"
 	if err := c.AddResource(location, doc); err != nil {

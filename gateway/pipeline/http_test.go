@@ -415,12 +415,13 @@ func TestHTTPBaseURLVariable(t *testing.T) {
 }
 
 func TestHTTPURLMustNotStartWithARequestValue(t *testing.T) {
-	for _, url := range []string{"{{ request.query.target }}/x", "{{ vars.base + request.path }}", "{{ secrets.base }}/x", "x{{ vars.base }}"} {
+	for _, url := range []string{"{{ request.query.target }}/x", "{{ vars.base + request.path }}", "{{ secrets.base }}/x", "x{{ vars.base }}",
+		"{{ vars.base }}{{ request.params.port }}/x", "{{ vars.base }}0/x", "{{ vars.base }}.evil.example/x"} {
 		_, err := Compile(testEnv(t), &snapshot.Route{Name: "h", Method: "GET", Path: "/h",
 			Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationNone},
 			Steps:          []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{URL: url})}})
 		var perr *Error
-		if !errors.As(err, &perr) || perr.Reason != v1alpha1.ReasonInvalidSpec || !strings.Contains(perr.Message, "{{ vars.<name> }}") {
+		if !errors.As(err, &perr) || perr.Reason != v1alpha1.ReasonInvalidSpec || !strings.Contains(perr.Message, "vars.") {
 			t.Errorf("Compile(url %q) = %v, want InvalidSpec", url, err)
 		}
 	}

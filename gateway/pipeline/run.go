@@ -336,9 +336,14 @@ func (x *execution) render(ctx context.Context, field string, t *expr.Template, 
 // response block (step is ""), whose body defaults to def.
 func (x *execution) respond(ctx context.Context, step string, resp *Response, def any) (*Result, error) {
 	field := "response."
+	if step != "" || resp.Redirect != nil {
+		// Only the response block of an answer that is not a redirect
+		// defaults its body to the last step's output: a redirect has no
+		// body, and must not leak what the steps computed.
+		def = nil
+	}
 	if step != "" {
 		field = "respond."
-		def = nil
 	}
 	res := &Result{Status: resp.Status, Body: def}
 	if res.Status == 0 {

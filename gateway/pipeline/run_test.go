@@ -82,6 +82,14 @@ func TestResponseDefaults(t *testing.T) {
 			t.Errorf("result = %+v", res)
 		}
 	})
+	t.Run("a redirect after steps sends none of their output", func(t *testing.T) {
+		r := compileRoute(t, "d", []v1alpha1.Step{transform("t", `{'internal': 'http://10.0.0.5/admin', 'to': 'https://example.org'}`)},
+			v1alpha1.Response{Redirect: `{{ steps.t.to }}`})
+		res := mustRun(t, r, testRuntime(), &Request{})
+		if res.Status != 302 || res.Redirect != "https://example.org" || res.Body != nil {
+			t.Errorf("result = %+v, want a 302 without a body", res)
+		}
+	})
 	t.Run("bad header value", func(t *testing.T) {
 		r := compileRoute(t, "d", nil, v1alpha1.Response{Headers: map[string]string{"X-A": "{{ request.body }}"}})
 		e := runError(t, r, testRuntime(), &Request{Body: "a\r\nSet-Cookie: x=1"}, 500)

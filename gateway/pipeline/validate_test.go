@@ -175,6 +175,19 @@ func TestViolations(t *testing.T) {
 	}
 }
 
+func TestFormatsAreAsserted(t *testing.T) {
+	s, err := CompileSchema([]byte(`{"type": "object", "properties": {"email": {"type": "string", "format": "email"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := Violations(s, map[string]any{"email": "ada@example.org"}); v != nil {
+		t.Errorf("a valid email: %v", v)
+	}
+	if v := Violations(s, map[string]any{"email": "not-an-email"}); len(v) != 1 || v[0].Pointer != "/email" {
+		t.Errorf("format email is not checked: %v", v)
+	}
+}
+
 func TestViolationsCapped(t *testing.T) {
 	s, _ := CompileSchema([]byte(`{"type": "array", "items": {"type": "string"}}`))
 	many := make([]any, 3*MaxViolations)

@@ -188,10 +188,17 @@ func checkReferences(r *snapshot.Route, in Input) error {
 		if st.JWT == nil {
 			continue
 		}
-		if _, ok := in.SecretValues[st.JWT.Key]; !ok {
-			return &pipeline.Error{Reason: v1alpha1.ReasonSecretRefNotFound, Field: fmt.Sprintf("spec.steps[%d].jwt.key", i),
-				Message: fmt.Sprintf("environment %q has no secret %q: add it to the Environment's spec.secrets", in.Environment.Name, st.JWT.Key)}
+		if _, ok := in.SecretValues[st.JWT.Key]; ok {
+			continue
 		}
+		message := fmt.Sprintf("environment %q has no secret %q: add it to the Environment's spec.secrets", in.Environment.Name, st.JWT.Key)
+		for _, ref := range in.Environment.Spec.Secrets {
+			if ref.Name == st.JWT.Key {
+				message = fmt.Sprintf("the value of environment %q's secret %q, key %q of Secret %q, does not exist: create it",
+					in.Environment.Name, st.JWT.Key, ref.SecretKeyRef.Key, ref.SecretKeyRef.Name)
+			}
+		}
+		return &pipeline.Error{Reason: v1alpha1.ReasonSecretRefNotFound, Field: fmt.Sprintf("spec.steps[%d].jwt.key", i), Message: message}
 	}
 	return nil
 }
