@@ -32,7 +32,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.w.Header().Set("X-Request-Id", x.requestID)
 	defer func() {
 		d := g.now().Sub(start)
-		g.metrics.Request(x.appAPI, r.Method, x.w.status(), d)
+		g.metrics.Request(x.appAPI, methodLabel(r.Method), x.w.status(), d)
 		g.log.Info("request", "method", r.Method, "path", r.URL.Path, "appapi", x.appAPI, "status", x.w.status(),
 			"duration_ms", float64(d.Microseconds())/1000, "bytes", x.w.bytes, "token", x.token, "request_id", x.requestID)
 	}()
@@ -77,7 +77,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.runFailed(x, ctx, err)
 		return
 	}
-	writeResult(x.w, result)
+	if err := writeResult(x.w, result); err != nil {
+		g.fail(x, http.StatusInternalServerError, pipeline.TitleInvalidValue,
+			"the response body cannot be encoded as JSON (NaN or infinity?)", nil)
+	}
+}
+
+// methodLabel is the method as a metric label. net/http accepts any token
+// as a method, so a caller could otherwise add a series per made-up method.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
 }
 
 // authenticate applies the AppAPI's authentication and API key filtering.

@@ -155,8 +155,9 @@ func decodeJSON(body []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, jsonSyntaxOnly(err)
 	}
-	if dec.More() {
-		return nil, errors.New("more than one JSON value")
+	// More() is false before a stray ']' or '}', which would pass unnoticed.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON value")
 	}
 	return convertNumbers(v), nil
 }

@@ -12,8 +12,23 @@ import (
 )
 
 // writeResult writes a pipeline's answer: JSON by default, and a string body
-// as is when the AppAPI set a Content-Type that is not JSON.
-func writeResult(w http.ResponseWriter, res *pipeline.Result) {
+// as is when the AppAPI set a Content-Type that is not JSON. When the body
+// cannot be encoded (NaN, infinity) it writes nothing and returns the error.
+func writeResult(w http.ResponseWriter, res *pipeline.Result) error {
+	var body []byte
+	encoded := false
+	if text, ok := res.Body.(string); ok && isTextContentType(res.Headers.Get("Content-Type")) {
+		body = []byte(text)
+	} else if res.Body != nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(res.Body); err != nil {
+			return err
+		}
+		body = buf.Bytes()
+		encoded = true
+	}
 	h := w.Header()
 	for name, values := range res.Headers {
 		h[name] = values
@@ -21,25 +36,13 @@ func writeResult(w http.ResponseWriter, res *pipeline.Result) {
 	if res.Redirect != "" {
 		h.Set("Location", res.Redirect)
 	}
-	var body []byte
-	if text, ok := res.Body.(string); ok && isTextContentType(h.Get("Content-Type")) {
-		body = []byte(text)
-	} else if res.Body != nil {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(res.Body); err != nil {
-			http.Error(w, "the response body cannot be encoded as JSON", http.StatusInternalServerError)
-			return
-		}
-		body = buf.Bytes()
-		if h.Get("Content-Type") == "" {
-			h.Set("Content-Type", "application/json")
-		}
+	if encoded && h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "application/json")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(res.Status)
 	_, _ = w.Write(body)
+	return nil
 }
 
 func isTextContentType(ct string) bool {
