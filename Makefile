@@ -67,6 +67,7 @@ test: envtest ## Run the unit and envtest suites.
 
 .PHONY: test-e2e
 test-e2e: build envtest ## Run the end-to-end suite: real binaries as processes, driven by kubectl and HTTP.
+	go build -o $(LOCALBIN)/demo ./hack/demo
 	go test -tags e2e ./test/e2e/ -count=1 -v -timeout 20m
 
 .PHONY: bench

@@ -27,9 +27,12 @@ import (
 func main() {
 	root := flag.String("root", ".", "Repository root.")
 	workDir := flag.String("work-dir", filepath.Join(os.TempDir(), "appapi-demo"), "Where the kubeconfig and logs go.")
-	examples := flag.String("examples", "examples", "Directory of manifests to apply.")
+	examples := flag.String("examples", "examples", "Directory of manifests to apply; relative paths are relative to --root.")
 	upstream := flag.String("upstream", demoupstream.DefaultAddress, "Address of the examples' upstream; the examples expect the default.")
 	flag.Parse()
+	if !filepath.IsAbs(*examples) {
+		*examples = filepath.Join(*root, *examples)
+	}
 	if err := run(*root, *workDir, *examples, *upstream); err != nil {
 		fmt.Fprintf(os.Stderr, "appapi demo: FAILED: %v\n", err)
 		os.Exit(1)
