@@ -93,6 +93,9 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		CRDDirectoryPaths:     []string{filepath.Join(opts.Root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: filepath.Join(opts.Root, "bin", "k8s"),
+		// A graceful API server shutdown waits for watches to end, 20
+		// seconds by default; nothing here needs it.
+		ControlPlaneStopTimeout: 3 * time.Second,
 	}
 	if h.cfg, err = h.env.Start(); err != nil {
 		return h, fmt.Errorf("control plane: %w (run `make envtest` first)", err)
@@ -295,9 +298,6 @@ func (h *Harness) Stop() {
 		h.manager.Stop()
 	}
 	if h.env != nil {
-		// A graceful API server shutdown waits for watches to end; nothing
-		// here needs it.
-		h.env.ControlPlane.APIServer.StopTimeout = 3 * time.Second
 		_ = h.env.Stop()
 	}
 	if h.upstream != nil {

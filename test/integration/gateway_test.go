@@ -56,6 +56,9 @@ func TestGatewayInClusterMode(t *testing.T) {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets(),
+		// Kill the API server when stopping it rather than wait for its
+		// graceful shutdown: a crash is the harder case for the gateway.
+		ControlPlaneStopTimeout: time.Second,
 	}
 	cfg, err := testEnv.Start()
 	if err != nil {
@@ -126,9 +129,6 @@ func TestGatewayInClusterMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, "the open AppAPI answers", func() error { return expect(base+"/hello/grace", "", 200, "bonjour grace") })
-	// Kill it rather than wait for its graceful shutdown: a crash is the
-	// harder case, and Stop kills it after StopTimeout anyway.
-	testEnv.ControlPlane.APIServer.StopTimeout = time.Second
 	_ = testEnv.ControlPlane.APIServer.Stop()
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(cfg.Host, "https://"), time.Second); err == nil {
 		t.Fatal("the API server still accepts connections")
