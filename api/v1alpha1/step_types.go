@@ -83,10 +83,12 @@ type HTTPOperation struct {
 	// value is percent-escaped, so a parameter cannot change the URL's path.
 	// It may start with {{ vars.<name> }}, an Environment variable holding a
 	// base URL (such as http://orders.shop.svc), which is inserted as is.
+	// Only literal text and {{ vars.<name> }} may build the scheme and host:
+	// the request decides nothing about where the request goes.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
-	// +kubebuilder:validation:XValidation:rule="self.matches('(?i)^https?://') || self.matches('^[{][{] *vars[.][A-Za-z_][A-Za-z0-9_]* *[}][}]([/?#]|$)')",message="url must start with http:// or https://, or with {{ vars.<name> }} holding a base URL followed by /, ? or #"
+	// +kubebuilder:validation:XValidation:rule="self.matches('(?i)^https?://') || self.matches('^[{][{] *vars[.][A-Za-z_][A-Za-z0-9_]* *[}][}]')",message="url must start with http:// or https://, or with {{ vars.<name> }} holding a base URL"
 	URL string `json:"url"`
 
 	// headers are request headers; each value is a template.

@@ -94,21 +94,24 @@ func (t *Template) IsLiteral() bool {
 	return true
 }
 
-// LeadingExpression returns the source of the expression the template
-// starts with, when it starts with one rather than with literal text, and
-// the template that follows it up to the next expression (the literal text
-// right after it, or "" when another expression or nothing follows).
-func (t *Template) LeadingExpression() (source, next string, ok bool) {
-	if len(t.segments) == 0 || t.segments[0].prog == nil {
-		return "", "", false
-	}
-	if len(t.segments) > 1 {
-		next = t.segments[1].text
-		if t.segments[1].prog != nil {
-			next = "{{"
+// Part is one piece of a template: literal text, or an expression's source.
+type Part struct {
+	Text       string
+	Expression string
+}
+
+// Parts returns the template's pieces in order, for callers that check
+// where expressions sit, such as in the host of a URL.
+func (t *Template) Parts() []Part {
+	out := make([]Part, len(t.segments))
+	for i, s := range t.segments {
+		if s.prog != nil {
+			out[i].Expression = s.source
+		} else {
+			out[i].Text = s.text
 		}
 	}
-	return t.segments[0].source, next, true
+	return out
 }
 
 // Render evaluates every part and joins them with the literal text. Values
@@ -117,17 +120,17 @@ func (t *Template) LeadingExpression() (source, next string, ok bool) {
 // passed through escape, if not nil. Literal text is never escaped: it was
 // written by the pipeline author and is trusted to have the right syntax.
 func (t *Template) Render(ctx context.Context, in Activation, escape func(string) string) (string, error) {
-	return t.render(ctx, in, escape, false)
+	return t.render(ctx, in, escape, 0)
 }
 
-// RenderBase is Render, except that the value of a leading expression is
-// inserted without escaping: it is a base URL (scheme, host and maybe a
-// path) that the caller has checked comes from configuration.
-func (t *Template) RenderBase(ctx context.Context, in Activation, escape func(string) string) (string, error) {
-	return t.render(ctx, in, escape, true)
+// RenderRawPrefix is Render, except that the values of the first raw parts
+// (as Parts counts them) are inserted without escaping: the caller has
+// checked that they come from configuration, such as a URL's base or host.
+func (t *Template) RenderRawPrefix(ctx context.Context, in Activation, escape func(string) string, raw int) (string, error) {
+	return t.render(ctx, in, escape, raw)
 }
 
-func (t *Template) render(ctx context.Context, in Activation, escape func(string) string, rawLeading bool) (string, error) {
+func (t *Template) render(ctx context.Context, in Activation, escape func(string) string, raw int) (string, error) {
 	var b strings.Builder
 	for i, s := range t.segments {
 		if s.prog == nil {
@@ -142,7 +145,7 @@ func (t *Template) render(ctx context.Context, in Activation, escape func(string
 		if err != nil {
 			return "", fmt.Errorf("template expression at offset %d: %w", s.offset, &EvalError{Reason: safeReason(err)})
 		}
-		if escape != nil && !(rawLeading && i == 0) {
+		if escape != nil && i >= raw {
 			text = escape(text)
 		}
 		b.WriteString(text)

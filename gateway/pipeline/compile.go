@@ -6,6 +6,7 @@ package pipeline
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -89,13 +90,14 @@ type Step struct {
 
 	// http
 	URL *expr.Template
-	// URLBase says URL starts with {{ vars.<name> }}, a base URL inserted unescaped.
-	URLBase  bool
-	Headers  map[string]*expr.Template
-	Query    map[string]*expr.Template
-	Body     *expr.Program // http body, respond body
-	BodyText *expr.Template
-	Timeout  time.Duration // http timeout, wait duration
+	// URLRawParts counts the parts of URL that build its scheme and host:
+	// configuration, inserted unescaped.
+	URLRawParts int
+	Headers     map[string]*expr.Template
+	Query       map[string]*expr.Template
+	Body        *expr.Program // http body, respond body
+	BodyText    *expr.Template
+	Timeout     time.Duration // http timeout, wait duration
 
 	// transform value, validate value, jwt claims, call input, xmlToJson value
 	Value *expr.Program
@@ -289,27 +291,12 @@ func (c *compiler) http(out *Step, h *v1alpha1.HTTPOperation) error {
 	if out.URL, err = c.template("http.url", h.URL); err != nil {
 		return err
 	}
-	switch {
-	case out.URL.IsLiteral():
+	if out.URL.IsLiteral() {
 		if u, perr := url.Parse(h.URL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return c.fail(v1alpha1.ReasonInvalidSpec, "http.url", "%q is not an absolute http or https URL", h.URL)
 		}
-	case startsWithScheme(h.URL):
-	default:
-		// Only configuration may choose where a request goes: a leading
-		// {{ vars.name }} supplies the base URL, unescaped; a value from the
-		// request could otherwise send it anywhere.
-		src, rest, _ := out.URL.LeadingExpression()
-		if !baseURLVariable.MatchString(src) {
-			return c.fail(v1alpha1.ReasonInvalidSpec, "http.url",
-				"must start with http:// or https://, or with {{ vars.<name> }} holding a base URL such as http://orders.shop.svc")
-		}
-		// What follows the base URL must not extend its host or port.
-		if rest != "" && !strings.ContainsAny(rest[:1], "/?#") {
-			return c.fail(v1alpha1.ReasonInvalidSpec, "http.url",
-				"after {{ %s }} the URL must continue with /, ? or #, so that nothing can extend the base URL's host", src)
-		}
-		out.URLBase = true
+	} else if out.URLRawParts, err = urlAuthorityParts(out.URL); err != nil {
+		return c.fail(v1alpha1.ReasonInvalidSpec, "http.url", "%v", err)
 	}
 	if out.Headers, err = c.templates("http.headers", h.Headers); err != nil {
 		return err
@@ -327,11 +314,47 @@ func (c *compiler) http(out *Step, h *v1alpha1.HTTPOperation) error {
 	return err
 }
 
-// baseURLVariable is the one expression a URL may start with.
-var baseURLVariable = regexp.MustCompile(`^vars\.[A-Za-z_][A-Za-z0-9_]*$`)
+// configVariable is the one kind of expression that may build a URL's
+// scheme and host: an Environment variable.
+var configVariable = regexp.MustCompile(`^vars\.[A-Za-z_][A-Za-z0-9_]*$`)
 
-func startsWithScheme(u string) bool {
-	return strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")
+// urlAuthorityParts checks that only configuration decides where a request
+// goes: until the URL's scheme and host end (at the first "/", "?" or "#"
+// after "://", or after a leading {{ vars.<name> }} base URL), every
+// expression must be an Environment variable. It returns how many parts
+// that is; their values are inserted unescaped, all later ones escaped. A
+// value from the request in the host would let a caller send the gateway's
+// requests anywhere, and escaping cannot stop that: host names are made of
+// characters that need no escaping.
+func urlAuthorityParts(t *expr.Template) (int, error) {
+	const explain = "the scheme and host of an http URL must be literal text or {{ vars.<name> }}, e.g. https://api.example.com/{{ request.params.id }} or {{ vars.baseURL }}/orders"
+	parts := t.Parts()
+	sawScheme := false
+	for i, p := range parts {
+		if p.Expression != "" {
+			if !configVariable.MatchString(p.Expression) {
+				return 0, fmt.Errorf("{{ %s }} is in the URL's scheme or host: %s", p.Expression, explain)
+			}
+			if i == 0 {
+				// A leading variable is a whole base URL, scheme included.
+				sawScheme = true
+			}
+			continue
+		}
+		text := p.Text
+		if !sawScheme {
+			lower := strings.ToLower(text)
+			if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+				return 0, errors.New("must start with http:// or https://, or with {{ vars.<name> }} holding a base URL; " + explain)
+			}
+			sawScheme = true
+			text = text[strings.Index(text, "://")+3:]
+		}
+		if strings.ContainsAny(text, "/?#") {
+			return i, nil
+		}
+	}
+	return len(parts), nil
 }
 
 // respond compiles what a respond step and the response block share.

@@ -42,11 +42,7 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 		method = http.MethodGet
 	}
 
-	render := st.URL.Render
-	if st.URLBase {
-		render = st.URL.RenderBase
-	}
-	raw, err := render(ctx, x.act, expr.EscapeURLValue)
+	raw, err := st.URL.RenderRawPrefix(ctx, x.act, expr.EscapeURLValue, st.URLRawParts)
 	if err != nil {
 		return nil, exprError("http.url", err)
 	}

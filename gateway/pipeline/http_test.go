@@ -192,12 +192,14 @@ func TestHTTPPathEscaping(t *testing.T) {
 }
 
 func TestHTTPBadScheme(t *testing.T) {
-	// The scheme is literal, but the host part is not: a value cannot turn
-	// the URL into something without a host.
+	// The host comes from configuration, and configuration can be wrong:
+	// an empty host is refused when the request is built.
 	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
-		URL: "http://{{ request.body.host }}/x",
+		URL: "http://{{ vars.host }}/x",
 	})}, v1alpha1.Response{})
-	e := runError(t, r, testRuntime(), &Request{Body: map[string]any{"host": ""}}, 502)
+	rt := testRuntime()
+	rt.Vars = map[string]string{"host": ""}
+	e := runError(t, r, rt, &Request{}, 502)
 	if e.Title != TitleUpstreamFailed {
 		t.Errorf("error = %+v", e)
 	}
@@ -416,7 +418,8 @@ func TestHTTPBaseURLVariable(t *testing.T) {
 
 func TestHTTPURLMustNotStartWithARequestValue(t *testing.T) {
 	for _, url := range []string{"{{ request.query.target }}/x", "{{ vars.base + request.path }}", "{{ secrets.base }}/x", "x{{ vars.base }}",
-		"{{ vars.base }}{{ request.params.port }}/x", "{{ vars.base }}0/x", "{{ vars.base }}.evil.example/x"} {
+		"{{ vars.base }}{{ request.params.port }}/x", "http://{{ request.query.host }}:8080/x",
+		"https://api.{{ request.params.tenant }}.example.com/x", "http://{{ vars.host }}:{{ request.query.port }}/x"} {
 		_, err := Compile(testEnv(t), &snapshot.Route{Name: "h", Method: "GET", Path: "/h",
 			Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationNone},
 			Steps:          []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{URL: url})}})
@@ -424,5 +427,25 @@ func TestHTTPURLMustNotStartWithARequestValue(t *testing.T) {
 		if !errors.As(err, &perr) || perr.Reason != v1alpha1.ReasonInvalidSpec || !strings.Contains(perr.Message, "vars.") {
 			t.Errorf("Compile(url %q) = %v, want InvalidSpec", url, err)
 		}
+	}
+}
+
+// TestHTTPHostFromVariables shows variables building scheme, host and port,
+// inserted as they are, with the path's values still escaped.
+func TestHTTPHostFromVariables(t *testing.T) {
+	var got seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.record(r) }))
+	defer srv.Close()
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+		URL: "http://{{ vars.host }}:{{ vars.port }}/a/{{ request.params.id }}",
+	})}, v1alpha1.Response{})
+	rt := testRuntime()
+	rt.Vars = map[string]string{"host": host, "port": port}
+	mustRun(t, r, rt, &Request{Params: map[string]string{"id": "x/y"}})
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if got.requestURI != "/a/x%2Fy" {
+		t.Fatalf("upstream saw %q", got.requestURI)
 	}
 }

@@ -348,13 +348,6 @@ func TestAppAPI(t *testing.T) {
 			},
 		},
 		{
-			desc: "http url whose base URL variable is extended by a request value",
-			mutate: func(a *v1alpha1.AppAPI) {
-				a.Spec.Steps = []v1alpha1.Step{httpStep("call", v1alpha1.HTTPOperation{URL: "{{ vars.base }}{{ request.query.port }}/customers"})}
-			},
-			wantErrors: []string{"spec.steps[0].http.url:", urlScheme},
-		},
-		{
 			desc: "http url whose host comes from the request",
 			mutate: func(a *v1alpha1.AppAPI) {
 				a.Spec.Steps = []v1alpha1.Step{httpStep("call", v1alpha1.HTTPOperation{URL: "{{ request.query.target }}/customers"})}
