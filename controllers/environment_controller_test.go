@@ -32,6 +32,9 @@ func TestEnvironmentCreatesItsGateway(t *testing.T) {
 	if !isOwnedBy(deploy, env.UID) {
 		t.Errorf("Deployment is not owned by the Environment: %v", deploy.OwnerReferences)
 	}
+	if _, ok := deploy.Spec.Template.Labels["app.kubernetes.io/instance"]; ok || deploy.Labels["app.kubernetes.io/instance"] != "" {
+		t.Error("the gateway carries app.kubernetes.io/instance, which Argo CD's label tracking would claim")
+	}
 	if *deploy.Spec.Replicas != 1 {
 		t.Errorf("replicas = %d, want the default 1", *deploy.Spec.Replicas)
 	}

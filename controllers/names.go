@@ -13,7 +13,6 @@ const (
 	LabelManagedBy   = "app.kubernetes.io/managed-by"
 	ManagedByValue   = "appapi"
 	LabelName        = "app.kubernetes.io/name"
-	LabelInstance    = "app.kubernetes.io/instance"
 	LabelComponent   = "appapi.dev/component"
 	LabelEnvironment = snapshot.LabelEnvironment
 	LabelToken       = "appapi.dev/token"
@@ -44,8 +43,11 @@ func signingKeyName(environment string) string { return "appapi-" + environment 
 
 func tokenRecordName(token string) string { return "appapi-token-" + token }
 
+// gatewaySelector selects an Environment's gateway Pods. It avoids
+// app.kubernetes.io/instance, which Argo CD uses to track the objects it
+// applied: objects the controller makes must not look like Argo CD's.
 func gatewaySelector(environment string) map[string]string {
-	return map[string]string{LabelName: GatewayAppName, LabelInstance: environment}
+	return map[string]string{LabelName: GatewayAppName, LabelEnvironment: environment}
 }
 
 // environmentLabels are the labels of an object that belongs to an Environment.
