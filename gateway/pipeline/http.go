@@ -159,7 +159,8 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 	if isJSON(resp.Header.Get("Content-Type")) {
 		out = nil
 		if len(bytes.TrimSpace(data)) > 0 {
-			if err := json.Unmarshal(data, &out); err != nil {
+			var err error
+			if out, err = DecodeJSON(data); err != nil {
 				return nil, newError(http.StatusBadGateway, TitleUpstreamInvalid,
 					"the upstream's response is not valid JSON, although its Content-Type says it is")
 			}

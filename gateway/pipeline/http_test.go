@@ -66,7 +66,7 @@ func TestHTTPJSON(t *testing.T) {
 
 	want := map[string]any{
 		"status": int64(201),
-		"body":   map[string]any{"id": float64(42), "tags": []any{"x"}, "price": 1.5},
+		"body":   map[string]any{"id": int64(42), "tags": []any{"x"}, "price": 1.5},
 	}
 	out := res.Body.(map[string]any)
 	headers := out["headers"].(map[string]any)

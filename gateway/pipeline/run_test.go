@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -425,6 +427,42 @@ func BenchmarkRunTransform(b *testing.B) {
 	for b.Loop() {
 		if _, err := r.Run(ctx, rt, req, token); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestNumbersAreTheSameWhereverTheyCameFrom: an integer from an upstream
+// adds to an integer as one from the request body does.
+func TestNumbersAreTheSameWhereverTheyCameFrom(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id": 41}`)
+	}))
+	defer srv.Close()
+	r := compileRoute(t, "n", []v1alpha1.Step{httpStep("up", v1alpha1.HTTPOperation{URL: srv.URL})},
+		body("{'next': steps.up.body.id + 1, 'sum': steps.up.body.id + request.body.n}"))
+	body, _ := DecodeJSON([]byte(`{"n": 1}`))
+	res := mustRun(t, r, testRuntime(), &Request{Body: body})
+	if got := res.Body.(map[string]any); got["next"] != int64(42) || got["sum"] != int64(42) {
+		t.Fatalf("result = %v", got)
+	}
+}
+
+func TestDecodeJSON(t *testing.T) {
+	for _, tc := range []struct {
+		in, wantErr string
+	}{
+		{in: `{"a": 1}`}, {in: `[1, 2.5]`}, {in: `"x"`},
+		{in: `{"a": 1}}`, wantErr: "data after the JSON value"},
+		{in: `{"secret": "hunter2"`, wantErr: "unexpected end of input"},
+		{in: `{"secret": hunter2}`, wantErr: "syntax error at byte"},
+	} {
+		_, err := DecodeJSON([]byte(tc.in))
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("DecodeJSON(%s) = %v, want %q", tc.in, err, tc.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("DecodeJSON(%s) quotes the input: %v", tc.in, err)
 		}
 	}
 }

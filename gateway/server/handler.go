@@ -142,6 +142,12 @@ func (g *Gateway) runFailed(x *exchange, ctx context.Context, err error) {
 }
 
 func (g *Gateway) failWith(x *exchange, e *pipeline.Error) {
+	if e.Status >= http.StatusInternalServerError {
+		// The access log says only the status; this says why. Details
+		// are written for callers, so they hold no secret or address.
+		g.log.Warn("request failed", "appapi", x.appAPI, "request_id", x.requestID,
+			"step", e.Step, "status", e.Status, "title", e.Title, "detail", e.Detail)
+	}
 	detail := e.Detail
 	if e.Step != "" {
 		detail = "step " + e.Step + ": " + detail

@@ -69,6 +69,18 @@ func TestUpstreamStatuses(t *testing.T) {
 				t.Errorf("the problem reveals %q: %s", leak, r.body)
 			}
 		}
+		// The gateway's log says why, next to the access line.
+		id := r.Header.Get("X-Request-Id")
+		f.accessLog(t, id)
+		found := false
+		for _, l := range f.log.lines(t) {
+			if l["msg"] == "request failed" && l["request_id"] == id && l["step"] == "call" && l["title"] == p.Title {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no log line says why request %s failed:\n%s", id, f.log.String())
+		}
 	})
 	t.Run("upstream hangs past the request timeout", func(t *testing.T) {
 		start := time.Now()

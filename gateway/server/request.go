@@ -2,15 +2,12 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/appapi-dev/appapi/gateway/pipeline"
@@ -107,7 +104,7 @@ func parseBody(contentType string, body []byte, maxBytes int64) (any, *pipeline.
 	mediaType, params, _ := mime.ParseMediaType(contentType)
 	switch {
 	case mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
-		v, err := decodeJSON(body)
+		v, err := pipeline.DecodeJSON(body)
 		if err != nil {
 			return nil, badRequest("the request body is not valid JSON: " + err.Error())
 		}
@@ -144,53 +141,4 @@ func formMap(values map[string][]string) map[string]any {
 		out[name] = list
 	}
 	return out
-}
-
-// decodeJSON decodes integral numbers as int64, so that expressions such as
-// request.body.quantity + 1 work as written, and the others as float64.
-func decodeJSON(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, jsonSyntaxOnly(err)
-	}
-	// More() is false before a stray ']' or '}', which would pass unnoticed.
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON value")
-	}
-	return convertNumbers(v), nil
-}
-
-// jsonSyntaxOnly keeps the position of a syntax error but drops the
-// decoder's quote of the input.
-func jsonSyntaxOnly(err error) error {
-	var syntax *json.SyntaxError
-	if errors.As(err, &syntax) {
-		return fmt.Errorf("syntax error at byte %d", syntax.Offset)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("unexpected end of input")
-	}
-	return errors.New("malformed")
-}
-
-func convertNumbers(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	case map[string]any:
-		for k, e := range t {
-			t[k] = convertNumbers(e)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = convertNumbers(e)
-		}
-	}
-	return v
 }
