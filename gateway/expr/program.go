@@ -94,16 +94,19 @@ func (p *Program) EvalBool(ctx context.Context, in Activation) (bool, error) {
 	}
 	b, ok := v.(bool)
 	if !ok {
-		return false, &EvalError{Reason: "must evaluate to a bool, got " + nativeTypeName(v)}
+		return false, &EvalError{Reason: "must evaluate to a bool, got " + TypeName(v)}
 	}
 	return b, nil
 }
 
-// nativeTypeName names the CEL type of a value produced by toNative.
-func nativeTypeName(v any) string {
+// TypeName names the CEL type of a value Eval returns, for messages that
+// say what a value should have been without saying what it is.
+func TypeName(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
+	case bool:
+		return "bool"
 	case string:
 		return "string"
 	case int64:

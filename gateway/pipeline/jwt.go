@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/expr"
 )
 
 // JWT algorithms of a jwt step.
@@ -49,7 +50,7 @@ func (x *execution) jwt(ctx context.Context, st *Step) (any, error) {
 	in, ok := v.(map[string]any)
 	if !ok {
 		return nil, newError(http.StatusInternalServerError, TitleJWTFailed,
-			"claims must be a map, got %s", typeName(v))
+			"claims must be a map, got %s", expr.TypeName(v))
 	}
 	claims := make(jwt.MapClaims, len(in)+2)
 	for k, c := range in {
@@ -160,31 +161,4 @@ func parseSigningKey(alg v1alpha1.JWTAlgorithm, secret string) (any, error) {
 		}
 	}
 	return nil, errNotAKey
-}
-
-// typeName names the type of a value of expr evaluation as CEL does.
-func typeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "bool"
-	case string:
-		return "string"
-	case int64:
-		return "int"
-	case uint64:
-		return "uint"
-	case float64:
-		return "double"
-	case []byte:
-		return "bytes"
-	case time.Time:
-		return "timestamp"
-	case []any:
-		return "list"
-	case map[string]any:
-		return "map"
-	}
-	return "unknown"
 }

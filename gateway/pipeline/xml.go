@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/appapi-dev/appapi/gateway/expr"
 )
 
 // xmlToJSON runs an xmlToJson step: its output is the document as JSON.
@@ -24,7 +26,7 @@ func (x *execution) xmlToJSON(ctx context.Context, st *Step) (any, error) {
 		doc = string(val)
 	default:
 		return nil, newError(http.StatusInternalServerError, TitleInvalidValue,
-			"the value must be a string of XML, got %s", typeName(v))
+			"the value must be a string of XML, got %s", expr.TypeName(v))
 	}
 	return XMLToJSON(doc)
 }

@@ -136,7 +136,7 @@ func (t *Translator) Translate(in Input) (*Output, error) {
 // paths and calls across AppAPIs are considered.
 func (t *Translator) judge(app *v1alpha1.AppAPI, in Input, seen map[[sha256.Size]byte]bool) *candidate {
 	c := &candidate{app: app, result: AppAPIResult{Generation: app.Generation}}
-	route := routeOf(app)
+	route := RouteOf(app)
 	err := t.compile(route, seen)
 	if err == nil {
 		err = checkReferences(route, in)
@@ -285,7 +285,9 @@ func previousRoute(prev *snapshot.Snapshot, app *v1alpha1.AppAPI) *snapshot.Rout
 	return nil
 }
 
-func routeOf(app *v1alpha1.AppAPI) *snapshot.Route {
+// RouteOf is the route an AppAPI's current generation would serve, before
+// it is checked.
+func RouteOf(app *v1alpha1.AppAPI) *snapshot.Route {
 	r := &snapshot.Route{
 		Name: app.Name, UID: string(app.UID), Generation: app.Generation,
 		Method: app.Spec.Method, Path: app.Spec.Path, Query: app.Spec.Query,

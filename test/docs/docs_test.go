@@ -21,7 +21,7 @@ import (
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/expr"
 	"github.com/appapi-dev/appapi/gateway/pipeline"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/gateway/translate"
 )
 
 // root is the repository root, relative to this package's directory (the
@@ -99,23 +99,6 @@ func appAPIs(text string) ([]v1alpha1.AppAPI, error) {
 	return out, nil
 }
 
-// routeOf builds the route the controllers would compile, as
-// gateway/translate does.
-func routeOf(app *v1alpha1.AppAPI) *snapshot.Route {
-	r := &snapshot.Route{
-		Name: app.Name, UID: string(app.UID), Generation: app.Generation,
-		Method: app.Spec.Method, Path: app.Spec.Path, Query: app.Spec.Query,
-		Authentication: app.Spec.Authentication, Steps: app.Spec.Steps, Response: app.Spec.Response,
-	}
-	if r.Authentication.Mode == "" {
-		r.Authentication.Mode = v1alpha1.AuthenticationToken
-	}
-	if app.Spec.RequestSchema != nil {
-		r.RequestSchema = app.Spec.RequestSchema.Raw
-	}
-	return r
-}
-
 func opName(st *v1alpha1.Step) string {
 	switch {
 	case st.HTTP != nil:
@@ -181,7 +164,7 @@ func TestAppAPIExamplesCompile(t *testing.T) {
 						t.Errorf("%s: another example of %s has the same name", at, file)
 					}
 					names[app.Name] = true
-					if _, err := pipeline.Compile(env, routeOf(app)); err != nil {
+					if _, err := pipeline.Compile(env, translate.RouteOf(app)); err != nil {
 						t.Errorf("%s does not compile: %v", at, err)
 					}
 					for j := range app.Spec.Steps {
