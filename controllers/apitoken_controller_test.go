@@ -277,6 +277,9 @@ func TestTokenExpiry(t *testing.T) {
 	if time.Now().Before(expires.Time) {
 		t.Fatalf("reported Expired before %s", expires)
 	}
+	if s, err := kstatus(tok); err != nil || s != "Failed" {
+		t.Errorf("kstatus = %s, %v; an expired token is Failed until someone changes it", s, err)
+	}
 	if !tok.Status.ExpiresAt.Equal(&expires) {
 		t.Errorf("status.expiresAt = %v, want %v", tok.Status.ExpiresAt, expires)
 	}

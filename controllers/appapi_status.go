@@ -21,6 +21,7 @@ func appAPIStatus(old v1alpha1.AppAPIStatus, generation int64, verdict translate
 	st.ServedGeneration = served
 	st.URL = url
 	setCondition(&st.Conditions, generation, v1alpha1.ConditionAccepted, verdict.Accepted, verdict.Reason, verdict.Message)
+	setStalled(&st.Conditions, generation, !verdict.Accepted && needsSpecChange[verdict.Reason], verdict.Reason, verdict.Message)
 	switch {
 	case served == generation:
 		setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, true, v1alpha1.ReasonServed,
@@ -37,6 +38,18 @@ func appAPIStatus(old v1alpha1.AppAPIStatus, generation int64, verdict translate
 			fmt.Sprintf("no generation is served: %s", verdict.Reason))
 	}
 	return st
+}
+
+// needsSpecChange are the refusals that only an edit of the AppAPI (or of
+// the AppAPI holding its path) resolves. The others resolve when what the
+// AppAPI names appears, which GitOps tools may apply in the same sync.
+var needsSpecChange = map[v1alpha1.Reason]bool{
+	v1alpha1.ReasonInvalidExpression:    true,
+	v1alpha1.ReasonInvalidStepReference: true,
+	v1alpha1.ReasonInvalidSchema:        true,
+	v1alpha1.ReasonInvalidSpec:          true,
+	v1alpha1.ReasonCallCycle:            true,
+	v1alpha1.ReasonPathConflict:         true,
 }
 
 // updateAppAPIStatus writes an AppAPI's status when it changed, and records

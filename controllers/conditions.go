@@ -3,6 +3,8 @@ package controllers
 import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/appapi-dev/appapi/api/v1alpha1"
 )
 
 // maxConditionMessage keeps messages readable in kubectl and well inside
@@ -22,4 +24,14 @@ func setCondition(conditions *[]metav1.Condition, generation int64, typ string, 
 	meta.SetStatusCondition(conditions, metav1.Condition{
 		Type: typ, Status: status, ObservedGeneration: generation, Reason: reason, Message: message,
 	})
+}
+
+// setStalled adds the Stalled condition, or removes it: it is present only
+// while True, as kstatus expects of abnormal-true conditions.
+func setStalled(conditions *[]metav1.Condition, generation int64, stalled bool, reason, message string) {
+	if !stalled {
+		meta.RemoveStatusCondition(conditions, v1alpha1.ConditionStalled)
+		return
+	}
+	setCondition(conditions, generation, v1alpha1.ConditionStalled, true, reason, message)
 }

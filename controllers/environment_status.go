@@ -36,6 +36,8 @@ func environmentStatus(old v1alpha1.EnvironmentStatus, generation int64, o envir
 	st.AppAPIs, st.Tokens, st.SnapshotGeneration = o.AppAPIs, o.Tokens, o.SnapshotGeneration
 	ready, reason, message := environmentReadiness(o)
 	setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, ready, reason, message)
+	// A bad signing key or a snapshot that cannot fit waits for a person.
+	setStalled(&st.Conditions, generation, reason == v1alpha1.ReasonSigningKeyInvalid || reason == v1alpha1.ReasonSnapshotTooLarge, reason, message)
 	// Written only after a reconcile without errors, so that kstatus reads
 	// it as the controller having acted on this generation.
 	st.ObservedGeneration = generation

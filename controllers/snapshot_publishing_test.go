@@ -128,11 +128,17 @@ func TestRefusedAppAPIKeepsItsLastAcceptedGeneration(t *testing.T) {
 		t.Fatalf("the last accepted generation is not served: %+v", r)
 	}
 	wantEvent(t, ns, "hello", v1alpha1.ReasonInvalidExpression)
+	if s, err := kstatus(app); err != nil || s != "Failed" {
+		t.Errorf("kstatus = %s, %v; a refused generation that needs an edit is Failed, not InProgress", s, err)
+	}
 
 	// Fixing it serves the new generation.
 	updateAppAPI(t, ns, "hello", func(a *v1alpha1.AppAPI) { a.Spec.Steps[0].Transform.Value = "'hello again'" })
 	waitServed(t, ns, "prod", "hello", 3)
-	waitAppAPI(t, ns, "hello", metav1.ConditionTrue, v1alpha1.ReasonAccepted, metav1.ConditionTrue, v1alpha1.ReasonServed)
+	app = waitAppAPI(t, ns, "hello", metav1.ConditionTrue, v1alpha1.ReasonAccepted, metav1.ConditionTrue, v1alpha1.ReasonServed)
+	if _, err := condition(app.Status.Conditions, v1alpha1.ConditionStalled); err == nil {
+		t.Errorf("Stalled stayed after the fix: %v", app.Status.Conditions)
+	}
 }
 
 func TestPathConflictOlderAppAPIKeepsThePath(t *testing.T) {

@@ -75,6 +75,11 @@ func TestEnvironmentStatus(t *testing.T) {
 			if got.ObservedGeneration != tt.wantObsGen || c.ObservedGeneration != 5 {
 				t.Errorf("observedGeneration = %d (condition %d), want %d (condition 5)", got.ObservedGeneration, c.ObservedGeneration, tt.wantObsGen)
 			}
+			_, stalledErr := condition(got.Conditions, v1alpha1.ConditionStalled)
+			wantStalled := tt.wantReason == v1alpha1.ReasonSigningKeyInvalid || tt.wantReason == v1alpha1.ReasonSnapshotTooLarge
+			if (stalledErr == nil) != wantStalled {
+				t.Errorf("Stalled present = %v, want %v", stalledErr == nil, wantStalled)
+			}
 			if tt.obs.ReconcileErr != nil && got.AppAPIs != 9 {
 				t.Errorf("a failed reconcile overwrote the counts: %d", got.AppAPIs)
 			}
@@ -116,6 +121,10 @@ func TestApiTokenStatus(t *testing.T) {
 			if (c.Status == metav1.ConditionTrue) != tt.wantReady || c.Reason != tt.wantReason {
 				t.Errorf("Ready = %s/%s (%q), want ready=%v %s", c.Status, c.Reason, c.Message, tt.wantReady, tt.wantReason)
 			}
+			_, stalledErr := condition(got.Conditions, v1alpha1.ConditionStalled)
+			if wantStalled := tt.wantReason == v1alpha1.ReasonExpired || tt.wantReason == v1alpha1.ReasonSecretConflict; (stalledErr == nil) != wantStalled {
+				t.Errorf("Stalled present = %v, want %v", stalledErr == nil, wantStalled)
+			}
 			if got.SecretName != "partner-token" {
 				t.Errorf("secretName = %q", got.SecretName)
 			}
@@ -135,6 +144,7 @@ func TestApiTokenStatus(t *testing.T) {
 func TestAppAPIStatus(t *testing.T) {
 	accepted := translate.AppAPIResult{Accepted: true, Reason: v1alpha1.ReasonAccepted, Message: "valid"}
 	refused := translate.AppAPIResult{Reason: v1alpha1.ReasonInvalidExpression, Message: "spec.response.body: syntax error"}
+	waiting := translate.AppAPIResult{Reason: v1alpha1.ReasonTokenNotFound, Message: "no ApiToken x"}
 	tests := []struct {
 		name         string
 		verdict      translate.AppAPIResult
@@ -142,10 +152,12 @@ func TestAppAPIStatus(t *testing.T) {
 		wantAccepted bool
 		wantReady    bool
 		wantReason   string
+		wantStalled  bool
 	}{
 		{name: "current generation served", verdict: accepted, served: 4, wantAccepted: true, wantReady: true, wantReason: v1alpha1.ReasonServed},
-		{name: "refused, older generation served", verdict: refused, served: 2, wantReason: v1alpha1.ReasonServingPreviousGeneration},
-		{name: "refused, never served", verdict: refused, wantReason: v1alpha1.ReasonNotServed},
+		{name: "refused, older generation served", verdict: refused, served: 2, wantReason: v1alpha1.ReasonServingPreviousGeneration, wantStalled: true},
+		{name: "refused, never served", verdict: refused, wantReason: v1alpha1.ReasonNotServed, wantStalled: true},
+		{name: "refused until a named token exists", verdict: waiting, wantReason: v1alpha1.ReasonNotServed},
 		{name: "accepted but not published", verdict: accepted, wantAccepted: true, wantReason: v1alpha1.ReasonNotServed},
 	}
 	for _, tt := range tests {
@@ -158,6 +170,9 @@ func TestAppAPIStatus(t *testing.T) {
 			}
 			if (r.Status == metav1.ConditionTrue) != tt.wantReady || r.Reason != tt.wantReason {
 				t.Errorf("Ready = %s/%s %q, want %v/%s", r.Status, r.Reason, r.Message, tt.wantReady, tt.wantReason)
+			}
+			if stalled, err := condition(got.Conditions, v1alpha1.ConditionStalled); (err == nil) != tt.wantStalled || err == nil && stalled.Reason != tt.verdict.Reason {
+				t.Errorf("Stalled = %+v (%v), want present %v", stalled, err, tt.wantStalled)
 			}
 			if got.ServedGeneration != tt.served || got.ObservedGeneration != 4 || a.ObservedGeneration != 4 || r.ObservedGeneration != 4 {
 				t.Errorf("generations: served %d observed %d conditions %d/%d", got.ServedGeneration, got.ObservedGeneration, a.ObservedGeneration, r.ObservedGeneration)

@@ -60,7 +60,7 @@ type ApiTokenStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready.
+	// conditions: Ready, and Stalled while only an edit can make it Ready (expired, Secret conflict).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -161,8 +161,9 @@ type AppAPIStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Accepted (the current generation is valid) and Ready (the
-	// gateway serves the current generation).
+	// conditions: Accepted (the current generation is valid), Ready (the
+	// gateway serves the current generation), and Stalled while only an edit
+	// can get the current generation accepted.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

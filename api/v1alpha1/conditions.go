@@ -13,6 +13,13 @@ const (
 	// validation. When it is False the gateway keeps serving the last accepted
 	// generation, named by status.servedGeneration.
 	ConditionAccepted = "Accepted"
+
+	// ConditionStalled, present and True only when that is so, says the
+	// resource cannot become Ready until someone changes it (a refused
+	// expression, an expired token): waiting will not help. It has negative
+	// polarity, as in kstatus, which reports such a resource as Failed at once
+	// rather than InProgress until a timeout.
+	ConditionStalled = "Stalled"
 )
 
 // Reason is the machine-readable cause of a condition. Every value is

@@ -108,7 +108,7 @@ type EnvironmentStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready.
+	// conditions: Ready, and Stalled while only a person can fix what stops it.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
