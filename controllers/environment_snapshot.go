@@ -155,20 +155,23 @@ func (r *EnvironmentReconciler) publish(ctx context.Context, s *environmentScope
 	st := s.state
 	if st.published != nil {
 		next.Generation = st.published.Generation
-		enc, err := snapshot.Encode(next)
-		if err == nil && sameEncoding(enc, st.encoded) {
-			return r.writeSnapshot(ctx, s.env, enc)
-		}
-	}
-	next.Generation++
-	if err := next.Validate(); err != nil {
-		return &snapshotError{reason: v1alpha1.ReasonSnapshotInvalid, err: err}
 	}
 	enc, err := snapshot.Encode(next)
 	if errors.Is(err, snapshot.ErrTooLarge) {
 		return &snapshotError{reason: v1alpha1.ReasonSnapshotTooLarge, err: err}
 	}
 	if err != nil {
+		return err
+	}
+	if st.published != nil && sameEncoding(enc, st.encoded) {
+		// Nothing changed; the write only restores edited objects.
+		return r.writeSnapshot(ctx, s.env, enc)
+	}
+	next.Generation++
+	if err := next.Validate(); err != nil {
+		return &snapshotError{reason: v1alpha1.ReasonSnapshotInvalid, err: err}
+	}
+	if err := enc.SetGeneration(next); err != nil {
 		return err
 	}
 	if err := r.writeSnapshot(ctx, s.env, enc); err != nil {

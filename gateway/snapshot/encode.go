@@ -87,19 +87,14 @@ type Encoded struct {
 	Shards [][]byte
 	// Credentials is the JSON for the credentials Secret.
 	Credentials []byte
+
+	refs []ShardRef
 }
 
 // Encode lays the snapshot out as objects. Routes are spread over shards by
 // a hash of their name, so an edit rewrites one shard, and the shard count
 // doubles until every compressed shard fits.
 func Encode(s *Snapshot) (*Encoded, error) {
-	creds, err := json.Marshal(credentialsDocument{Generation: s.Generation, Credentials: s.Credentials})
-	if err != nil {
-		return nil, err
-	}
-	if len(creds) > MaxCredentialsBytes {
-		return nil, fmt.Errorf("%w: credentials take %d bytes, more than the %d a Secret can hold; remove unused ApiTokens", ErrTooLarge, len(creds), MaxCredentialsBytes)
-	}
 	for n := 1; n <= MaxShards; n *= 2 {
 		shards, fits, err := encodeShards(s.Routes, n)
 		if err != nil {
@@ -108,26 +103,38 @@ func Encode(s *Snapshot) (*Encoded, error) {
 		if !fits {
 			continue
 		}
-		idx := Index{
-			Version: s.Version, Namespace: s.Namespace, Environment: s.Environment,
-			Generation: s.Generation, Settings: s.Settings, Variables: s.Variables,
-			Shards: make([]ShardRef, n),
-		}
+		out := &Encoded{refs: make([]ShardRef, n)}
 		for i, data := range shards {
 			sum := sha256.Sum256(data.bytes)
-			idx.Shards[i] = ShardRef{Name: ShardName(s.Environment, i), SHA256: hex.EncodeToString(sum[:]), Routes: data.routes}
-		}
-		index, err := json.Marshal(idx)
-		if err != nil {
-			return nil, err
-		}
-		out := &Encoded{Index: index, Credentials: creds}
-		for _, data := range shards {
+			out.refs[i] = ShardRef{Name: ShardName(s.Environment, i), SHA256: hex.EncodeToString(sum[:]), Routes: data.routes}
 			out.Shards = append(out.Shards, data.bytes)
 		}
-		return out, nil
+		return out, out.SetGeneration(s)
 	}
 	return nil, fmt.Errorf("%w: %d routes do not fit in %d shards of %d bytes", ErrTooLarge, len(s.Routes), MaxShards, MaxShardBytes)
+}
+
+// SetGeneration re-encodes the index and credentials for s, whose routes
+// must be the ones e was encoded from. The shards do not hold the
+// generation, so a publisher that compared an encoding with the previous one
+// can number it without compressing every route again.
+func (e *Encoded) SetGeneration(s *Snapshot) error {
+	creds, err := json.Marshal(credentialsDocument{Generation: s.Generation, Credentials: s.Credentials})
+	if err != nil {
+		return err
+	}
+	if len(creds) > MaxCredentialsBytes {
+		return fmt.Errorf("%w: credentials take %d bytes, more than the %d a Secret can hold; remove unused ApiTokens", ErrTooLarge, len(creds), MaxCredentialsBytes)
+	}
+	index, err := json.Marshal(Index{
+		Version: s.Version, Namespace: s.Namespace, Environment: s.Environment,
+		Generation: s.Generation, Settings: s.Settings, Variables: s.Variables, Shards: e.refs,
+	})
+	if err != nil {
+		return err
+	}
+	e.Index, e.Credentials = index, creds
+	return nil
 }
 
 type encodedShard struct {

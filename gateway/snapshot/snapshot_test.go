@@ -236,3 +236,23 @@ func benchmarkRoute(i int) Route {
 			Headers: map[string]string{"X-Route-Owner": HashToken(unique) + HashToken(unique+"2")}},
 	}
 }
+
+// BenchmarkEncode measures laying out an Environment's snapshot for
+// publication, which the controller does on every change.
+func BenchmarkEncode(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		s := validSnapshot()
+		s.Routes = nil
+		for i := range n {
+			s.Routes = append(s.Routes, benchmarkRoute(i))
+		}
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Encode(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
