@@ -12,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -208,28 +209,8 @@ type namedApplyConfiguration interface {
 // where no garbage collector runs, and stops the gateway before the
 // Environment disappears from kubectl.
 func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *v1alpha1.Environment) error {
-	name := gatewayName(env.Name)
-	owned := []client.Object{
-		&appsv1.Deployment{}, &corev1.Service{}, &rbacv1.RoleBinding{}, &rbacv1.Role{}, &corev1.ServiceAccount{},
-	}
-	var named []client.Object
-	for _, obj := range owned {
-		obj.SetName(name)
-		named = append(named, obj)
-	}
-	for _, n := range []string{signingKeyName(env.Name), snapshot.CredentialsName(env.Name)} {
-		named = append(named, &corev1.Secret{})
-		named[len(named)-1].SetName(n)
-	}
-	named = append(named, &corev1.ConfigMap{})
-	named[len(named)-1].SetName(snapshot.IndexName(env.Name))
-	for i := range snapshot.MaxShards {
-		named = append(named, &corev1.ConfigMap{})
-		named[len(named)-1].SetName(snapshot.ShardName(env.Name, i))
-	}
-	for _, obj := range named {
-		obj.SetNamespace(env.Namespace)
-		if err := r.Delete(ctx, obj, client.PropagationPolicy("Background")); err != nil && !apierrors.IsNotFound(err) {
+	for _, obj := range ownedObjects(env) {
+		if err := r.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete %s: %w", obj.GetName(), err)
 		}
 	}
@@ -237,6 +218,24 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *v1alph
 	patch := client.MergeFrom(env.DeepCopy())
 	controllerutil.RemoveFinalizer(env, Finalizer)
 	return client.IgnoreNotFound(r.Patch(ctx, env, patch))
+}
+
+// ownedObjects names everything an Environment makes: its gateway, signing
+// key and snapshot. Its ApiTokens' records belong to the ApiTokens.
+func ownedObjects(env *v1alpha1.Environment) []client.Object {
+	meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: env.Namespace, Name: name} }
+	gateway := meta(gatewayName(env.Name))
+	objs := []client.Object{
+		&appsv1.Deployment{ObjectMeta: gateway}, &corev1.Service{ObjectMeta: gateway},
+		&rbacv1.RoleBinding{ObjectMeta: gateway}, &rbacv1.Role{ObjectMeta: gateway}, &corev1.ServiceAccount{ObjectMeta: gateway},
+		&corev1.Secret{ObjectMeta: meta(signingKeyName(env.Name))},
+		&corev1.Secret{ObjectMeta: meta(snapshot.CredentialsName(env.Name))},
+		&corev1.ConfigMap{ObjectMeta: meta(snapshot.IndexName(env.Name))},
+	}
+	for i := range snapshot.MaxShards {
+		objs = append(objs, &corev1.ConfigMap{ObjectMeta: meta(snapshot.ShardName(env.Name, i))})
+	}
+	return objs
 }
 
 // reportMissingEnvironment tells each AppAPI that names a missing
