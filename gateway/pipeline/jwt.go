@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -109,20 +110,29 @@ func (rt *Runtime) signingKey(alg v1alpha1.JWTAlgorithm, name string) (jwt.Signi
 	}
 	e := entry.(keyCacheEntry)
 	if !e.ok {
+		hint := ""
+		if alg == AlgorithmHS256 {
+			hint = fmt.Sprintf(" (at least %d bytes)", minHS256KeyBytes)
+		}
 		return nil, nil, newError(http.StatusInternalServerError, TitleJWTFailed,
-			"the key secret %q is not a valid %s key", name, string(alg))
+			"the key secret %q is not a valid %s key%s", name, string(alg), hint)
 	}
 	return method, e.key, nil
 }
 
 var errNotAKey = errors.New("not a key of the algorithm")
 
+// minHS256KeyBytes is the shortest HS256 key the jwt step signs with.
+const minHS256KeyBytes = 32
+
 // parseSigningKey parses a secret's text as a key of alg: the bytes
 // themselves for HS256, otherwise a PEM private key (PKCS #8, or PKCS #1
 // for RSA and SEC 1 for EC). Its error says nothing about the text.
 func parseSigningKey(alg v1alpha1.JWTAlgorithm, secret string) (any, error) {
 	if alg == AlgorithmHS256 {
-		if secret == "" {
+		// RFC 7518 section 3.2: an HS256 key has at least 256 bits; a
+		// shorter one is guessable, and a token signed with it worthless.
+		if len(secret) < minHS256KeyBytes {
 			return nil, errNotAKey
 		}
 		return []byte(secret), nil

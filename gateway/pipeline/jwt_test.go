@@ -112,7 +112,7 @@ func keyCacheKeyFor(alg v1alpha1.JWTAlgorithm, secret string) keyCacheKey {
 
 func TestJWTClaimsOverrideAndNoExpiry(t *testing.T) {
 	rt := testRuntime()
-	rt.Secrets = map[string]string{"signingKey": "k"}
+	rt.Secrets = map[string]string{"signingKey": "a shared secret of at least 32 bytes!!"}
 	r := jwtRoute(t, AlgorithmHS256, `{'iat': 5, 'exp': 10}`, "1h")
 	claims := parseUnverified(t, mustRun(t, r, rt, nil).Body.(string))
 	if diff := cmp.Diff(jwt.MapClaims{"iat": float64(5), "exp": float64(10)}, claims); diff != "" {
@@ -153,6 +153,7 @@ func TestJWTErrors(t *testing.T) {
 		{"P-384 key for ES256", AlgorithmES256, pkcs8(t, p384)},
 		{"public key", AlgorithmES256, pemText(t, "PUBLIC KEY", mustMarshalPublic(t, keys[4].verify), nil)},
 		{"empty HMAC secret", AlgorithmHS256, ""},
+		{"HMAC secret under 256 bits", AlgorithmHS256, "only-31-bytes-long-hmac-secret!"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := testRuntime()
@@ -160,7 +161,11 @@ func TestJWTErrors(t *testing.T) {
 			r := jwtRoute(t, tc.alg, `{'sub': 'x'}`, "")
 			for range 2 { // the second time from the cache
 				e := runError(t, r, rt, nil, 500)
-				if e.Title != TitleJWTFailed || e.Step != "sign" || e.Detail != `the key secret "signingKey" is not a valid `+string(tc.alg)+" key" {
+				want := `the key secret "signingKey" is not a valid ` + string(tc.alg) + " key"
+				if tc.alg == AlgorithmHS256 {
+					want += " (at least 32 bytes)"
+				}
+				if e.Title != TitleJWTFailed || e.Step != "sign" || e.Detail != want {
 					t.Errorf("error = %+v", e)
 				}
 				for _, line := range strings.Split(tc.secret, "\n") {
