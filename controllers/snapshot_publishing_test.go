@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
@@ -270,5 +272,25 @@ func tenThousandRoute(i int) snapshot.Route {
 			{Name: "shape", Transform: &v1alpha1.TransformOperation{Value: "{'order': steps.order.body, 'tag': '" + unique + "'}"}},
 		},
 		Response: v1alpha1.Response{Headers: map[string]string{"X-Owner": snapshot.HashToken(unique) + snapshot.HashToken(unique+"2")}},
+	}
+}
+
+// TestInvalidSnapshotIsNeverPublished hands the publisher a snapshot that
+// fails validation: nothing is written and the error names the reason.
+func TestInvalidSnapshotIsNeverPublished(t *testing.T) {
+	ns := newNamespace(t)
+	env := newEnvironment(ns, "broken")
+	env.UID = "test"
+	bad := &snapshot.Snapshot{Version: snapshot.Version, Namespace: ns, Environment: "broken",
+		Settings: snapshot.Settings{MaxRequestBytes: 1, RequestTimeout: snapshot.Duration(time.Second)},
+		Routes:   []snapshot.Route{tenThousandRoute(1), tenThousandRoute(1)}}
+	r := &EnvironmentReconciler{Client: k8sClient}
+	err := r.publish(context.Background(), &environmentScope{env: env, state: &environmentState{}}, bad)
+	var serr *snapshotError
+	if !errors.As(err, &serr) || serr.reason != v1alpha1.ReasonSnapshotInvalid || !strings.Contains(err.Error(), "name appears twice") {
+		t.Fatalf("publish() = %v, want SnapshotInvalid", err)
+	}
+	if _, err := readSnapshot(ns, "broken"); !apierrors.IsNotFound(err) {
+		t.Fatalf("something was published: %v", err)
 	}
 }
