@@ -225,6 +225,10 @@ func (c *compiler) templates(field string, sources map[string]string) (map[strin
 	out := make(map[string]*expr.Template, len(sources))
 	// Sorted, so that the first bad entry reported is always the same one.
 	for _, name := range slices.Sorted(maps.Keys(sources)) {
+		if field != "http.query" && !validHeaderName(name) {
+			return nil, c.fail(v1alpha1.ReasonInvalidSpec, fmt.Sprintf("%s[%s]", field, name),
+				"%q is not a valid header name: use letters, digits and !#$%%&'*+-.^_`|~", name)
+		}
 		t, err := c.template(fmt.Sprintf("%s[%s]", field, name), sources[name])
 		if err != nil {
 			return nil, err

@@ -466,3 +466,25 @@ func TestDecodeJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestHeaderNamesAreCheckedWhenCompiled(t *testing.T) {
+	for _, tc := range []struct {
+		step v1alpha1.Step
+		resp v1alpha1.Response
+	}{
+		{resp: v1alpha1.Response{Headers: map[string]string{"X Bad": "1"}}},
+		{step: v1alpha1.Step{Name: "s", Respond: &v1alpha1.RespondOperation{Headers: map[string]string{"X:Bad": "1"}}}},
+		{step: httpStep("s", v1alpha1.HTTPOperation{URL: "http://x.example/", Headers: map[string]string{"Bad\n": "1"}})},
+	} {
+		r := &snapshot.Route{Name: "h", Method: "GET", Path: "/h", Response: tc.resp,
+			Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationNone}}
+		if tc.step.Name != "" {
+			r.Steps = []v1alpha1.Step{tc.step}
+		}
+		_, err := Compile(testEnv(t), r)
+		var perr *Error
+		if !errors.As(err, &perr) || perr.Reason != v1alpha1.ReasonInvalidSpec || !strings.Contains(perr.Message, "not a valid header name") {
+			t.Errorf("Compile() = %v, want InvalidSpec for the header name", err)
+		}
+	}
+}

@@ -78,3 +78,18 @@ func TestKubectlApplySamplesAndPrinterColumns(t *testing.T) {
 		t.Errorf("kubectl get appapis does not show the method and path:\n%s", out)
 	}
 }
+
+// TestKustomizeDeployBuilds builds what `make deploy` applies, with the
+// kustomize inside kubectl: the CRDs, RBAC and the manager's Deployment.
+func TestKustomizeDeployBuilds(t *testing.T) {
+	out := runKubectl(t, "kustomize", "../../config/default")
+	for _, want := range []string{
+		"kind: CustomResourceDefinition", "name: appapis.appapi.dev", "name: apitokens.appapi.dev", "name: environments.appapi.dev",
+		"kind: Deployment", "name: appapi-controller-manager", "namespace: appapi-system",
+		"name: appapi-manager-role", "--gateway-image=",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl kustomize config/default lacks %q", want)
+		}
+	}
+}
