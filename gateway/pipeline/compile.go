@@ -441,11 +441,15 @@ func ParseQueryValue(typ v1alpha1.QueryParameterType, raw string) (any, error) {
 		}
 		return v, nil
 	case v1alpha1.QueryBoolean:
-		v, err := strconv.ParseBool(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a boolean (true or false)", raw)
+		// What URLs and HTML forms commonly carry, and nothing else, so
+		// that the message can say exactly what is accepted.
+		switch strings.ToLower(raw) {
+		case "true", "1":
+			return true, nil
+		case "false", "0":
+			return false, nil
 		}
-		return v, nil
+		return nil, fmt.Errorf("%q is not a boolean (true, false, 1 or 0)", raw)
 	case v1alpha1.QueryString, "":
 		return raw, nil
 	}
