@@ -118,7 +118,7 @@ func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmen
 		}
 	}
 
-	var missing []string
+	var missing, refused []string
 	for _, ref := range env.Spec.Secrets {
 		secret := &corev1.Secret{}
 		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: ref.SecretKeyRef.Name}, secret)
@@ -126,17 +126,29 @@ func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmen
 			return in, nil, err
 		}
 		value, ok := secret.Data[ref.SecretKeyRef.Key]
-		if err != nil || !ok {
+		switch {
+		case err != nil || !ok:
 			missing = append(missing, fmt.Sprintf("%s (key %q of Secret %q)", ref.Name, ref.SecretKeyRef.Key, ref.SecretKeyRef.Name))
-			continue
+		case !mayExpose(secret):
+			refused = append(refused, fmt.Sprintf("%s (Secret %q)", ref.Name, ref.SecretKeyRef.Name))
+		default:
+			in.SecretValues[ref.Name] = string(value)
 		}
-		in.SecretValues[ref.Name] = string(value)
 	}
-	s.observation.MissingSecrets = missing
+	s.observation.MissingSecrets, s.observation.RefusedSecrets = missing, refused
 	if len(env.Spec.Secrets) > 0 {
 		s.requeueSoonerThan(secretResyncInterval)
 	}
 	return in, apps.Items, nil
+}
+
+// mayExpose says whether a Secret may give values to Environments. The
+// manager can read every Secret, but whoever edits an Environment may not:
+// without the Secret's consent, an Environment (and any AppAPI it serves)
+// could read the namespace's database passwords or other ApiTokens' text.
+// Whoever can create or label the Secret gives that consent.
+func mayExpose(secret *corev1.Secret) bool {
+	return secret.Labels[v1alpha1.EnvironmentSecretLabel] == "true" && secret.Labels[LabelManagedBy] != ManagedByValue
 }
 
 // snapshotError is a snapshot that cannot be published; the gateway keeps

@@ -15,6 +15,7 @@ type environmentObservation struct {
 	URL                string
 	SigningKeyErr      error
 	MissingSecrets     []string
+	RefusedSecrets     []string
 	SnapshotErr        *snapshotError
 	Deployment         *appsv1.Deployment
 	AppAPIs, Tokens    int32
@@ -37,7 +38,8 @@ func environmentStatus(old v1alpha1.EnvironmentStatus, generation int64, o envir
 	ready, reason, message := environmentReadiness(o)
 	setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, ready, reason, message)
 	// A bad signing key or a snapshot that cannot fit waits for a person.
-	setStalled(&st.Conditions, generation, reason == v1alpha1.ReasonSigningKeyInvalid || reason == v1alpha1.ReasonSnapshotTooLarge, reason, message)
+	setStalled(&st.Conditions, generation, reason == v1alpha1.ReasonSigningKeyInvalid || reason == v1alpha1.ReasonSnapshotTooLarge ||
+		reason == v1alpha1.ReasonSecretNotAllowed, reason, message)
 	// Written only after a reconcile without errors, so that kstatus reads
 	// it as the controller having acted on this generation.
 	st.ObservedGeneration = generation
@@ -50,6 +52,10 @@ func environmentReadiness(o environmentObservation) (bool, v1alpha1.Reason, stri
 		return false, v1alpha1.ReasonSigningKeyInvalid, o.SigningKeyErr.Error()
 	case o.SnapshotErr != nil:
 		return false, o.SnapshotErr.reason, "the gateway keeps serving the last published snapshot: " + o.SnapshotErr.Error()
+	case len(o.RefusedSecrets) > 0:
+		return false, v1alpha1.ReasonSecretNotAllowed,
+			"spec.secrets: " + strings.Join(o.RefusedSecrets, ", ") + " lack the label " + v1alpha1.EnvironmentSecretLabel +
+				"=true, by which a Secret's owner lets Environments read it; expressions that read them fail"
 	case len(o.MissingSecrets) > 0:
 		return false, v1alpha1.ReasonSecretNotFound,
 			"spec.secrets: missing " + strings.Join(o.MissingSecrets, ", ") + "; expressions that read them fail"

@@ -180,7 +180,8 @@ func TestAppAPIOfAMissingEnvironment(t *testing.T) {
 func TestEnvironmentSecretsArePublishedOnlyInTheCredentialsSecret(t *testing.T) {
 	ns := newNamespace(t)
 	const value = "s3cret-value-0123456789"
-	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jwt"}, Data: map[string][]byte{"key": []byte(value)}})
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jwt", Labels: map[string]string{v1alpha1.EnvironmentSecretLabel: "true"}},
+		Data: map[string][]byte{"key": []byte(value)}})
 	env := newEnvironment(ns, "prod")
 	env.Spec.Secrets = []v1alpha1.EnvironmentSecret{
 		{Name: "signing", SecretKeyRef: v1alpha1.SecretKeyReference{Name: "jwt", Key: "key"}},
@@ -213,6 +214,37 @@ func TestEnvironmentSecretsArePublishedOnlyInTheCredentialsSecret(t *testing.T) 
 		t.Errorf("Ready message %q does not name the missing Secret", ready.Message)
 	}
 	assertNotOutsideSecrets(t, ns, value)
+}
+
+// TestEnvironmentReadsOnlySecretsThatConsent: a Secret without the label
+// appapi.dev/environment-secret=true is not read, so editing an Environment
+// does not give access to the namespace's other Secrets, nor to tokens.
+func TestEnvironmentReadsOnlySecretsThatConsent(t *testing.T) {
+	ns := newNamespace(t)
+	const password = "payments-db-password-0123"
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "payments-db"}, Data: map[string][]byte{"password": []byte(password)}})
+	create(t, newEnvironment(ns, "other"))
+	create(t, newToken(ns, "victim", "other"))
+	tokenText(t, ns, "victim-token")
+	env := newEnvironment(ns, "prod")
+	env.Spec.Secrets = []v1alpha1.EnvironmentSecret{
+		{Name: "db", SecretKeyRef: v1alpha1.SecretKeyReference{Name: "payments-db", Key: "password"}},
+		{Name: "stolen", SecretKeyRef: v1alpha1.SecretKeyReference{Name: "victim-token", Key: v1alpha1.TokenSecretKey}},
+	}
+	create(t, env)
+	eventually(t, "the Environment refuses the Secrets", func() error {
+		if err := get(t, ns, "prod", env); err != nil {
+			return err
+		}
+		return wantCondition(env, env.Status.Conditions, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSecretNotAllowed)
+	})
+	s, err := readSnapshot(ns, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Credentials.Secrets) != 0 {
+		t.Fatalf("secret values were published without consent: %d", len(s.Credentials.Secrets))
+	}
 }
 
 // TestPublishTenThousandRoutes writes a 10,000-route snapshot to the API

@@ -58,6 +58,8 @@ func TestEnvironmentStatus(t *testing.T) {
 			wantReason: v1alpha1.ReasonSnapshotTooLarge, wantMessage: "keeps serving the last published snapshot", wantObsGen: 5},
 		{name: "missing secret", obs: environmentObservation{Deployment: deployment(1, true, true), MissingSecrets: []string{`db (key "pw" of Secret "x")`}},
 			wantReason: v1alpha1.ReasonSecretNotFound, wantMessage: `Secret "x"`, wantObsGen: 5},
+		{name: "secret without consent", obs: environmentObservation{Deployment: deployment(1, true, true), RefusedSecrets: []string{`db (Secret "x")`}},
+			wantReason: v1alpha1.ReasonSecretNotAllowed, wantMessage: "appapi.dev/environment-secret=true", wantObsGen: 5},
 		{name: "reconcile error keeps observedGeneration", obs: environmentObservation{ReconcileErr: errors.New("connection refused")},
 			wantReason: v1alpha1.ReasonReconcileFailed, wantMessage: "connection refused", wantObsGen: 4},
 	}
@@ -76,7 +78,8 @@ func TestEnvironmentStatus(t *testing.T) {
 				t.Errorf("observedGeneration = %d (condition %d), want %d (condition 5)", got.ObservedGeneration, c.ObservedGeneration, tt.wantObsGen)
 			}
 			_, stalledErr := condition(got.Conditions, v1alpha1.ConditionStalled)
-			wantStalled := tt.wantReason == v1alpha1.ReasonSigningKeyInvalid || tt.wantReason == v1alpha1.ReasonSnapshotTooLarge
+			wantStalled := tt.wantReason == v1alpha1.ReasonSigningKeyInvalid || tt.wantReason == v1alpha1.ReasonSnapshotTooLarge ||
+				tt.wantReason == v1alpha1.ReasonSecretNotAllowed
 			if (stalledErr == nil) != wantStalled {
 				t.Errorf("Stalled present = %v, want %v", stalledErr == nil, wantStalled)
 			}

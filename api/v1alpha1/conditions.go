@@ -44,6 +44,9 @@ const (
 	ReasonGatewayUnavailable Reason = "GatewayUnavailable"
 	// ReasonSecretNotFound: a spec.secrets entry names a Secret or key that does not exist.
 	ReasonSecretNotFound Reason = "SecretNotFound"
+	// ReasonSecretNotAllowed: a spec.secrets entry names a Secret without the
+	// label appapi.dev/environment-secret=true.
+	ReasonSecretNotAllowed Reason = "SecretNotAllowed"
 	// ReasonSigningKeyInvalid: the signing key Secret exists but does not hold an Ed25519 key.
 	ReasonSigningKeyInvalid Reason = "SigningKeyInvalid"
 	// ReasonSnapshotInvalid: the built snapshot failed validation and was not published.

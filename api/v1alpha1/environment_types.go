@@ -11,6 +11,11 @@ import (
 // the Environment says otherwise: the product's 5 MB payload limit.
 const DefaultMaxRequestBytes = 5242880
 
+// EnvironmentSecretLabel must be "true" on a Secret before an Environment
+// may read it: the Secret's owner consents, so that editing an Environment
+// does not give access to every Secret of the namespace.
+const EnvironmentSecretLabel = "appapi.dev/environment-secret"
+
 // DefaultRequestTimeout bounds a request's pipeline unless the Environment says otherwise.
 const DefaultRequestTimeout = 30 * time.Second
 
@@ -46,7 +51,8 @@ type EnvironmentSpec struct {
 
 	// secrets are values read from Secrets in this namespace, which expressions
 	// read as secrets.<name> and jwt steps use as keys. Their values never
-	// appear in a status, event, log line or ConfigMap.
+	// appear in a status, event, log line or ConfigMap. A Secret must carry
+	// the label appapi.dev/environment-secret=true to be read.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
