@@ -449,3 +449,28 @@ func TestHTTPHostFromVariables(t *testing.T) {
 		t.Fatalf("upstream saw %q", got.requestURI)
 	}
 }
+
+// TestHTTPRedirectsAreNotFollowed: a redirect is the upstream's answer; the
+// step's headers, API keys included, never reach the host it names.
+func TestHTTPRedirectsAreNotFollowed(t *testing.T) {
+	var other seen
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { other.record(r) }))
+	defer elsewhere.Close()
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/steal", http.StatusFound)
+	}))
+	defer redirecting.Close()
+	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+		URL: redirecting.URL + "/data", Headers: map[string]string{"X-Api-Key": "{{ secrets.apiKey }}"},
+	})}, v1alpha1.Response{})
+	res := mustRun(t, r, testRuntime(), &Request{})
+	out := res.Body.(map[string]any)
+	if out["status"] != int64(302) || !strings.HasSuffix(out["headers"].(map[string]any)["location"].(string), "/steal") {
+		t.Fatalf("output = %v, want the 302 itself", out)
+	}
+	other.mu.Lock()
+	defer other.mu.Unlock()
+	if other.method != "" {
+		t.Fatalf("the redirect was followed with header %q", other.header.Get("X-Api-Key"))
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/appapi-dev/appapi/gateway/auth"
 	"github.com/appapi-dev/appapi/gateway/expr"
@@ -61,17 +60,6 @@ func compileConfig(s *snapshot.Snapshot, env *expr.Env, client *http.Client, obs
 			HTTPClient: client, Routes: routes, Observer: observer,
 		},
 	}, problems
-}
-
-// newUpstreamClient is the pooled client of the http steps. One client
-// serves every snapshot, so connections to upstreams survive reloads.
-func newUpstreamClient() *http.Client {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConns = 512
-	transport.MaxIdleConnsPerHost = 64
-	transport.IdleConnTimeout = 90 * time.Second
-	transport.ResponseHeaderTimeout = 0 // the step's timeout bounds the request
-	return &http.Client{Transport: transport}
 }
 
 var errNoConfig = errors.New("no snapshot loaded yet")

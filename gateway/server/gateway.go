@@ -14,6 +14,7 @@ import (
 
 	"github.com/appapi-dev/appapi/gateway/expr"
 	"github.com/appapi-dev/appapi/gateway/metrics"
+	"github.com/appapi-dev/appapi/gateway/pipeline"
 	"github.com/appapi-dev/appapi/gateway/snapshot"
 )
 
@@ -21,6 +22,7 @@ import (
 type Gateway struct {
 	current atomic.Pointer[Config]
 	expr    *expr.Env
+	// client serves every snapshot, so connections to upstreams survive reloads.
 	client  *http.Client
 	metrics *metrics.Metrics
 	log     *slog.Logger
@@ -33,7 +35,7 @@ func New(log *slog.Logger, m *metrics.Metrics) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{expr: env, client: newUpstreamClient(), metrics: m, log: log, now: time.Now}, nil
+	return &Gateway{expr: env, client: pipeline.NewUpstreamClient(), metrics: m, log: log, now: time.Now}, nil
 }
 
 // Load validates and compiles a snapshot and serves it from the next
