@@ -30,16 +30,23 @@ type Source struct {
 	Environment string
 	Load        func(*snapshot.Snapshot) error
 	Log         *slog.Logger
+	// RetryDelay is the first wait before retrying a snapshot that could
+	// not be loaded; it doubles up to maxRetryDelay. Zero means 250ms.
+	RetryDelay time.Duration
 
 	// shards caches decoded shards by digest: an edit rewrites one shard,
 	// so a reload fetches one.
 	shards map[string][]snapshot.Route
-	// loaded are the resource versions behind the served snapshot.
-	loaded [2]string
+	// loaded are the resource versions behind the served snapshot, once one is.
+	loaded *[2]string
 }
 
-// retryDelay spaces retries of a snapshot whose shards are not all written yet.
-const retryDelay = 250 * time.Millisecond
+// Retries of a snapshot that could not be loaded (shards still being
+// written, the API server briefly failing) start quickly and back off.
+const (
+	defaultRetryDelay = 250 * time.Millisecond
+	maxRetryDelay     = 10 * time.Second
+)
 
 // Run watches until ctx is done.
 func (s *Source) Run(ctx context.Context) error {
@@ -54,6 +61,11 @@ func (s *Source) Run(ctx context.Context) error {
 	indexes := s.informer(ctx, &corev1.ConfigMap{}, snapshot.IndexName(s.Environment), notify)
 	secrets := s.informer(ctx, &corev1.Secret{}, snapshot.CredentialsName(s.Environment), notify)
 	var retry <-chan time.Time
+	first := s.RetryDelay
+	if first == 0 {
+		first = defaultRetryDelay
+	}
+	delay := first
 	for {
 		select {
 		case <-ctx.Done():
@@ -62,12 +74,16 @@ func (s *Source) Run(ctx context.Context) error {
 		case <-retry:
 		}
 		retry = nil
-		if err := s.sync(ctx, indexes, secrets); err != nil {
-			s.Log.Warn("snapshot not loaded; serving the last good one", "error", err.Error())
-			if errors.Is(err, snapshot.ErrShardMismatch) {
-				retry = time.After(retryDelay)
-			}
+		err := s.sync(ctx, indexes, secrets)
+		if err == nil {
+			delay = first
+			continue
 		}
+		// Every failure is retried: a watch event may never come for a
+		// shard read that failed once.
+		s.Log.Warn("snapshot not loaded; serving the last good one", "error", err.Error(), "retry_in", delay.String())
+		retry = time.After(delay)
+		delay = min(2*delay, maxRetryDelay)
 	}
 }
 
@@ -93,16 +109,16 @@ func (s *Source) informer(ctx context.Context, obj any, name string, notify func
 }
 
 func (s *Source) sync(ctx context.Context, indexes, secrets cache.Store) error {
-	index, ok := first[*corev1.ConfigMap](indexes)
+	index, ok := get[*corev1.ConfigMap](indexes, s.Namespace, snapshot.IndexName(s.Environment))
 	if !ok {
 		return errors.New("the snapshot index does not exist yet")
 	}
-	creds, ok := first[*corev1.Secret](secrets)
+	creds, ok := get[*corev1.Secret](secrets, s.Namespace, snapshot.CredentialsName(s.Environment))
 	if !ok {
 		return errors.New("the credentials Secret does not exist yet")
 	}
 	versions := [2]string{index.ResourceVersion, creds.ResourceVersion}
-	if versions == s.loaded {
+	if s.loaded != nil && versions == *s.loaded {
 		return nil
 	}
 	idx, err := snapshot.DecodeIndex([]byte(index.Data[snapshot.IndexKey]))
@@ -124,7 +140,7 @@ func (s *Source) sync(ctx context.Context, indexes, secrets cache.Store) error {
 	if err := s.Load(snap); err != nil {
 		return err
 	}
-	s.loaded = versions
+	s.loaded = &versions
 	return nil
 }
 
@@ -154,12 +170,12 @@ func (s *Source) routes(ctx context.Context, idx *snapshot.Index) ([]snapshot.Ro
 	return routes, nil
 }
 
-func first[T any](store cache.Store) (T, bool) {
+func get[T any](store cache.Store, namespace, name string) (T, bool) {
 	var zero T
-	items := store.List()
-	if len(items) == 0 {
+	item, exists, err := store.GetByKey(namespace + "/" + name)
+	if err != nil || !exists {
 		return zero, false
 	}
-	v, ok := items[0].(T)
+	v, ok := item.(T)
 	return v, ok
 }
