@@ -78,10 +78,17 @@ func New(env *expr.Env) *Translator {
 
 // candidate is an AppAPI on its way into the snapshot.
 type candidate struct {
-	app    *v1alpha1.AppAPI
-	result AppAPIResult
-	route  *snapshot.Route // nil when no generation is served
-	key    string          // method and path key of route
+	app *v1alpha1.AppAPI
+	// judged and judgedRoute are the verdict and route of the AppAPI alone,
+	// before paths and calls across AppAPIs are resolved.
+	judged      AppAPIResult
+	judgedRoute *snapshot.Route
+	// callRefusal, once set, takes the route out for good: its calls do
+	// not resolve.
+	callRefusal *AppAPIResult
+	result      AppAPIResult
+	route       *snapshot.Route // nil when no generation is served
+	key         string          // method and path key of route
 }
 
 // Translate builds the snapshot. Problems with one AppAPI never affect
@@ -108,8 +115,7 @@ func (t *Translator) Translate(in Input) (*Output, error) {
 	}
 	t.mu.Unlock()
 
-	claimPaths(cands)
-	dropBrokenCalls(cands)
+	resolveAcrossAppAPIs(cands)
 
 	out := &Output{AppAPIs: make(map[string]AppAPIResult, len(cands))}
 	snap := &snapshot.Snapshot{
@@ -157,6 +163,7 @@ func (t *Translator) judge(app *v1alpha1.AppAPI, in Input, seen map[[sha256.Size
 		tmpl, _ := pathtemplate.Parse(c.route.Path)
 		c.key = c.route.Method + " " + tmpl.Key()
 	}
+	c.judged, c.judgedRoute = c.result, c.route
 	return c
 }
 
@@ -203,6 +210,25 @@ func checkReferences(r *snapshot.Route, in Input) error {
 	return nil
 }
 
+// resolveAcrossAppAPIs settles what depends on several AppAPIs: who holds a
+// path, and whether calls resolve. A route dropped for its calls releases
+// its path, which may let a newer AppAPI have it, whose calls are then
+// checked in turn; refusals for calls only accumulate, so this ends.
+func resolveAcrossAppAPIs(cands []*candidate) {
+	for {
+		for _, c := range cands {
+			c.result, c.route = c.judged, c.judgedRoute
+			if c.callRefusal != nil {
+				refuse(c, c.callRefusal.Reason, c.callRefusal.Message)
+			}
+		}
+		claimPaths(cands)
+		if !dropBrokenCalls(cands) {
+			return
+		}
+	}
+}
+
 // claimPaths gives each method and path to the oldest AppAPI that serves it.
 func claimPaths(cands []*candidate) {
 	owner := map[string]*candidate{}
@@ -225,8 +251,10 @@ func claimPaths(cands []*candidate) {
 }
 
 // dropBrokenCalls removes routes that call a route that is not served or
-// that take part in a call cycle, until every remaining call resolves.
-func dropBrokenCalls(cands []*candidate) {
+// that take part in a call cycle, until every remaining call resolves, and
+// reports whether it removed any.
+func dropBrokenCalls(cands []*candidate) bool {
+	dropped := false
 	for {
 		served := map[string]*candidate{}
 		var routes []snapshot.Route
@@ -242,9 +270,9 @@ func dropBrokenCalls(cands []*candidate) {
 				if st.Call == nil || served[st.Call.AppAPI] != nil {
 					continue
 				}
-				refuse(c, v1alpha1.ReasonCallNotFound, fmt.Sprintf("spec.steps[%d].call.appAPI: no AppAPI %q is served in environment %q",
+				refuseCalls(c, v1alpha1.ReasonCallNotFound, fmt.Sprintf("spec.steps[%d].call.appAPI: no AppAPI %q is served in environment %q",
 					i, st.Call.AppAPI, c.app.Spec.Environment))
-				changed = true
+				changed, dropped = true, true
 				break
 			}
 		}
@@ -253,14 +281,21 @@ func dropBrokenCalls(cands []*candidate) {
 		}
 		cycle := snapshot.FindCallCycle(routes)
 		if cycle == nil {
-			return
+			return dropped
 		}
 		for _, name := range cycle {
 			if c := served[name]; c != nil && c.route != nil {
-				refuse(c, v1alpha1.ReasonCallCycle, "call steps form a cycle: "+strings.Join(cycle, " -> "))
+				refuseCalls(c, v1alpha1.ReasonCallCycle, "call steps form a cycle: "+strings.Join(cycle, " -> "))
+				dropped = true
 			}
 		}
 	}
+}
+
+// refuseCalls refuses a candidate for its calls, and remembers it.
+func refuseCalls(c *candidate, reason v1alpha1.Reason, message string) {
+	c.callRefusal = &AppAPIResult{Reason: reason, Message: message}
+	refuse(c, reason, message)
 }
 
 // refuse takes a candidate's route out of the snapshot. An accepted
