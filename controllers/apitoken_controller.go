@@ -63,7 +63,9 @@ func (r *ApiTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_
 		return ctrl.Result{}, r.reconcileDelete(ctx, tok)
 	}
 	if !controllerutil.ContainsFinalizer(tok, Finalizer) {
-		patch := client.MergeFrom(tok.DeepCopy())
+		// Optimistic lock: a merge patch replaces the whole list, and
+		// must not drop a finalizer another controller added meanwhile.
+		patch := client.MergeFromWithOptions(tok.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		controllerutil.AddFinalizer(tok, Finalizer)
 		if err := r.Patch(ctx, tok, patch); err != nil {
 			return ctrl.Result{}, err
@@ -141,10 +143,26 @@ func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope)
 	}
 	var record *token.Record
 	var stored []byte
-	if err == nil && isOwnedBy(recordSecret, tok.UID) {
-		stored = recordSecret.Data[token.RecordKey]
-		// A record that does not parse is replaced like a missing one.
-		record, _ = token.UnmarshalRecord(stored)
+	var existing *corev1.Secret
+	if err == nil {
+		switch {
+		case isOwnedBy(recordSecret, tok.UID):
+		case recordSecret.Labels[LabelComponent] == ComponentTokenRecord && recordSecret.Labels[LabelManagedBy] == ManagedByValue:
+			// Left by an ApiToken of the same name that is gone: its
+			// tokens must not count for this one.
+			if err := r.Delete(ctx, recordSecret, client.Preconditions{UID: &recordSecret.UID}); client.IgnoreNotFound(err) != nil {
+				return err
+			}
+			recordSecret = nil
+		default:
+			return fmt.Errorf("Secret %s exists and is not a token record: rename or delete it", recordSecret.Name)
+		}
+		if recordSecret != nil {
+			existing = recordSecret
+			stored = recordSecret.Data[token.RecordKey]
+			// A record that does not parse is replaced like a missing one.
+			record, _ = token.UnmarshalRecord(stored)
+		}
 	}
 
 	plaintext := &corev1.Secret{}
@@ -209,7 +227,7 @@ func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope)
 	if bytes.Equal(data, stored) {
 		return nil
 	}
-	return r.writeRecord(ctx, tok, data)
+	return r.writeRecord(ctx, tok, existing, data)
 }
 
 func wantsRotation(tok *v1alpha1.ApiToken, record *token.Record) bool {
@@ -250,16 +268,27 @@ func (r *ApiTokenReconciler) mint(ctx context.Context, s *tokenScope, subject to
 	return minted, nil
 }
 
-func (r *ApiTokenReconciler) writeRecord(ctx context.Context, tok *v1alpha1.ApiToken, data []byte) error {
-	secret := &corev1.Secret{}
-	secret.Name, secret.Namespace = tokenRecordName(tok.Name), tok.Namespace
-	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, secret, func() error {
-		secret.Type = corev1.SecretTypeOpaque
-		secret.Labels = map[string]string{LabelManagedBy: ManagedByValue, LabelComponent: ComponentTokenRecord,
-			LabelEnvironment: tok.Spec.Environment, LabelToken: tok.Name}
-		secret.Data = map[string][]byte{token.RecordKey: data}
-		return controllerutil.SetControllerReference(tok, secret, r.Scheme())
-	})
+// writeRecord creates the record, or updates existing, the copy just read
+// past the cache: an update from a stale cached copy would conflict after a
+// new token was already written to the token's Secret.
+func (r *ApiTokenReconciler) writeRecord(ctx context.Context, tok *v1alpha1.ApiToken, existing *corev1.Secret, data []byte) error {
+	secret := existing
+	if secret == nil {
+		secret = &corev1.Secret{Type: corev1.SecretTypeOpaque}
+		secret.Name, secret.Namespace = tokenRecordName(tok.Name), tok.Namespace
+	}
+	secret.Labels = map[string]string{LabelManagedBy: ManagedByValue, LabelComponent: ComponentTokenRecord,
+		LabelEnvironment: tok.Spec.Environment, LabelToken: tok.Name}
+	secret.Data = map[string][]byte{token.RecordKey: data}
+	if err := controllerutil.SetControllerReference(tok, secret, r.Scheme()); err != nil {
+		return err
+	}
+	var err error
+	if existing != nil {
+		err = r.Update(ctx, secret)
+	} else {
+		err = r.Create(ctx, secret)
+	}
 	if err != nil {
 		return fmt.Errorf("write token record %s: %w", secret.Name, err)
 	}
@@ -297,7 +326,9 @@ func (r *ApiTokenReconciler) reconcileDelete(ctx context.Context, tok *v1alpha1.
 	if controllerutil.ContainsFinalizer(tok, Finalizer) {
 		r.Recorder.Eventf(tok, nil, corev1.EventTypeNormal, "Revoked", "Revoke", "token %s revoked", tok.Status.TokenID)
 	}
-	patch := client.MergeFrom(tok.DeepCopy())
+	// Optimistic lock: a merge patch replaces the whole list, and
+	// must not drop a finalizer another controller added meanwhile.
+	patch := client.MergeFromWithOptions(tok.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(tok, Finalizer)
 	return client.IgnoreNotFound(r.Patch(ctx, tok, patch))
 }

@@ -106,7 +106,9 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, r.reconcileDelete(ctx, env)
 	}
 	if !controllerutil.ContainsFinalizer(env, Finalizer) {
-		patch := client.MergeFrom(env.DeepCopy())
+		// Optimistic lock: a merge patch replaces the whole list, and
+		// must not drop a finalizer another controller added meanwhile.
+		patch := client.MergeFromWithOptions(env.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		controllerutil.AddFinalizer(env, Finalizer)
 		if err := r.Patch(ctx, env, patch); err != nil {
 			return ctrl.Result{}, err
@@ -215,7 +217,9 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *v1alph
 		}
 	}
 	r.forget(client.ObjectKeyFromObject(env))
-	patch := client.MergeFrom(env.DeepCopy())
+	// Optimistic lock: a merge patch replaces the whole list, and
+	// must not drop a finalizer another controller added meanwhile.
+	patch := client.MergeFromWithOptions(env.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(env, Finalizer)
 	return client.IgnoreNotFound(r.Patch(ctx, env, patch))
 }

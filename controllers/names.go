@@ -41,7 +41,11 @@ func gatewayName(environment string) string { return "appapi-" + environment }
 
 func signingKeyName(environment string) string { return "appapi-" + environment + "-signing-key" }
 
-func tokenRecordName(token string) string { return "appapi-token-" + token }
+// tokenRecordName has a dot, which no Environment name has, so that no
+// ApiToken's record can take the name of an Environment's object
+// (ApiToken "shop-credentials" and Environment "token-shop" would
+// otherwise both want appapi-token-shop-credentials).
+func tokenRecordName(token string) string { return "appapi-token." + token }
 
 // gatewaySelector selects an Environment's gateway Pods. It avoids
 // app.kubernetes.io/instance, which Argo CD uses to track the objects it
