@@ -43,7 +43,7 @@ func TestEnvironmentCreatesItsGateway(t *testing.T) {
 	if c.Image != testGatewayImage {
 		t.Errorf("image = %q, want the manager's --gateway-image %q", c.Image, testGatewayImage)
 	}
-	for _, arg := range []string{"--namespace=" + ns, "--environment=prod"} {
+	for _, arg := range []string{"--namespace=" + ns, "--environment=prod", "--drain-timeout=32s"} {
 		if !slices.Contains(c.Args, arg) {
 			t.Errorf("args %v lack %s", c.Args, arg)
 		}
@@ -54,6 +54,9 @@ func TestEnvironmentCreatesItsGateway(t *testing.T) {
 	}
 	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Port.StrVal != "admin" || c.LivenessProbe == nil {
 		t.Errorf("probes must be on the admin port: readiness %+v liveness %+v", c.ReadinessProbe, c.LivenessProbe)
+	}
+	if g := pod.TerminationGracePeriodSeconds; g == nil || *g != 35 {
+		t.Errorf("termination grace period %v, want the drain timeout and a little more", g)
 	}
 	if pod.ServiceAccountName != name {
 		t.Errorf("service account = %q, want %q", pod.ServiceAccountName, name)

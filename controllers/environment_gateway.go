@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -102,7 +103,9 @@ func desiredDeployment(env *v1alpha1.Environment, defaultImage string) *appsv1ac
 		WithName("gateway").
 		WithImage(image).
 		WithArgs("--namespace="+env.Namespace, "--environment="+env.Name,
-			"--listen=:"+strconv.Itoa(GatewayHTTPPort), "--admin-listen=:"+strconv.Itoa(GatewayAdminPort)).
+			"--listen=:"+strconv.Itoa(GatewayHTTPPort), "--admin-listen=:"+strconv.Itoa(GatewayAdminPort),
+			// In-flight requests may take the whole requestTimeout to finish.
+			"--drain-timeout="+drainTimeout(env).String()).
 		WithPorts(
 			corev1ac.ContainerPort().WithName("http").WithContainerPort(GatewayHTTPPort).WithProtocol(corev1.ProtocolTCP),
 			corev1ac.ContainerPort().WithName("admin").WithContainerPort(GatewayAdminPort).WithProtocol(corev1.ProtocolTCP)).
@@ -152,10 +155,18 @@ func gatewayResources(r *corev1.ResourceRequirements) *corev1ac.ResourceRequirem
 	return out
 }
 
-func terminationGraceSeconds(env *v1alpha1.Environment) int64 {
+// drainTimeout is how long the gateway lets requests finish after SIGTERM:
+// the longest a request may take, and a little more.
+func drainTimeout(env *v1alpha1.Environment) time.Duration {
 	timeout, err := env.Spec.RequestTimeout.Parse(v1alpha1.DefaultRequestTimeout)
 	if err != nil {
 		timeout = v1alpha1.DefaultRequestTimeout
 	}
-	return int64(timeout.Seconds()) + 5
+	return timeout + 2*time.Second
+}
+
+// terminationGraceSeconds gives the gateway time to drain before the
+// kubelet kills it.
+func terminationGraceSeconds(env *v1alpha1.Environment) int64 {
+	return int64(drainTimeout(env).Seconds()) + 3
 }

@@ -69,7 +69,10 @@ func run(o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	apps := &http.Server{Addr: o.listen, Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	// Per-request read deadlines follow the Environment's requestTimeout
+	// (see server.Gateway); these bound what comes before a request and
+	// between requests.
+	apps := &http.Server{Addr: o.listen, Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	admin := &http.Server{Addr: o.adminListen, Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	errs := make(chan error, 3)
 	for _, srv := range []*http.Server{apps, admin} {

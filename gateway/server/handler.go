@@ -58,6 +58,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	settings := cfg.Snapshot.Settings
+	// The request timeout covers reading the body too, so a caller that
+	// sends it slowly cannot hold a connection and its buffer for longer.
+	_ = http.NewResponseController(x.w).SetReadDeadline(start.Add(time.Duration(settings.RequestTimeout)))
 	req, perr := readRequest(r, route, match.Params, settings.MaxRequestBytes)
 	if perr != nil {
 		g.failWith(x, perr)
@@ -198,6 +201,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	w.bytes += n
 	return n, err
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) status() int {
 	if w.code == 0 {

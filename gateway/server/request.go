@@ -2,12 +2,14 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/appapi-dev/appapi/gateway/pipeline"
@@ -87,6 +89,10 @@ func readBody(r *http.Request, maxBytes int64) ([]byte, *pipeline.Error) {
 		return nil, tooLarge
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBytes+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, &pipeline.Error{Status: http.StatusRequestTimeout, Title: "Request timeout",
+			Detail: "the request body did not arrive within the environment's request timeout"}
+	}
 	if err != nil {
 		return nil, badRequest("the request body could not be read")
 	}

@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -12,8 +14,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/snapshot"
 )
 
 func TestRouting(t *testing.T) {
@@ -443,5 +447,30 @@ func TestRequestView(t *testing.T) {
 	wantJSON, _ := json.Marshal(want)
 	if string(gotJSON) != string(wantJSON) {
 		t.Errorf("request as seen by expressions:\n got %s\nwant %s", gotJSON, wantJSON)
+	}
+}
+
+// TestSlowBodyIsCutOffAtTheRequestTimeout: a caller that declares a body and
+// sends it slowly gets 408 once the Environment's request timeout passes,
+// instead of holding the connection.
+func TestSlowBodyIsCutOffAtTheRequestTimeout(t *testing.T) {
+	snap := newSnapshot(1, openRoute("upload", "POST", "/upload", `size(request.text)`))
+	snap.Settings.RequestTimeout = snapshot.Duration(200 * time.Millisecond)
+	f := newFixture(t, snap)
+	conn, err := net.Dial("tcp", f.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	if _, err := io.WriteString(conn, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nx"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("status %d, want 408", resp.StatusCode)
 	}
 }
