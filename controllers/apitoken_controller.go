@@ -303,7 +303,7 @@ func (r *ApiTokenReconciler) reconcilePublication(ctx context.Context, s *tokenS
 	if err := r.Get(ctx, key, secret); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	creds, _, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
+	creds, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
 	if err != nil {
 		return nil
 	}

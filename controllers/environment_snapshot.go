@@ -313,7 +313,7 @@ func (r *EnvironmentReconciler) loadPublished(ctx context.Context, s *environmen
 	if ok, err := get(snapshot.CredentialsName(env.Name), secret); err != nil {
 		return err
 	} else if ok {
-		if creds, _, err = snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey]); err != nil {
+		if creds, err = snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey]); err != nil {
 			log.FromContext(ctx).Info("not reusing the published credentials", "error", err.Error())
 		}
 	}

@@ -166,7 +166,7 @@ func readSnapshot(ns, env string) (*snapshot.Snapshot, error) {
 	if err := k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: snapshot.CredentialsName(env)}, secret); err != nil {
 		return nil, err
 	}
-	creds, _, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
+	creds, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
 	if err != nil {
 		return nil, err
 	}

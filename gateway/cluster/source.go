@@ -129,7 +129,7 @@ func (s *Source) sync(ctx context.Context, indexes, secrets cache.Store) error {
 	if err != nil {
 		return err
 	}
-	credentials, _, err := snapshot.DecodeCredentials(creds.Data[snapshot.CredentialsKey])
+	credentials, err := snapshot.DecodeCredentials(creds.Data[snapshot.CredentialsKey])
 	if err != nil {
 		return err
 	}

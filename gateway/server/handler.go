@@ -60,12 +60,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	settings := cfg.Snapshot.Settings
 	// The request timeout covers reading the body too, so a caller that
 	// sends it slowly cannot hold a connection and its buffer for longer.
-	_ = http.NewResponseController(x.w).SetReadDeadline(start.Add(time.Duration(settings.RequestTimeout)))
+	rc := http.NewResponseController(x.w)
+	_ = rc.SetReadDeadline(start.Add(time.Duration(settings.RequestTimeout)))
 	req, perr := readRequest(r, route, match.Params, settings.MaxRequestBytes)
 	if perr != nil {
+		// The deadline stays: net/http must not wait for the rest of a
+		// body that is not coming before it answers.
 		g.failWith(x, perr)
 		return
 	}
+	// Lift it once the body is read: net/http keeps reading in the
+	// background to notice a client going away, and a deadline hit there
+	// would cancel the request as if the client had left.
+	_ = rc.SetReadDeadline(time.Time{})
 	if route.RequestSchema != nil {
 		if violations := pipeline.Violations(route.RequestSchema, req.Body); len(violations) > 0 {
 			g.failWith(x, &pipeline.Error{Status: http.StatusBadRequest, Title: "Request does not match the schema",

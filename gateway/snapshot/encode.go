@@ -72,12 +72,6 @@ type ShardRef struct {
 	Routes int    `json:"routes"`
 }
 
-// credentialsDocument is the JSON of the credentials Secret. Its generation
-// tells which snapshot it belongs to.
-type credentialsDocument struct {
-	Generation int64 `json:"generation"`
-	Credentials
-}
 
 // Encoded is a snapshot ready to be written.
 type Encoded struct {
@@ -119,7 +113,10 @@ func Encode(s *Snapshot) (*Encoded, error) {
 // generation, so a publisher that compared an encoding with the previous one
 // can number it without compressing every route again.
 func (e *Encoded) SetGeneration(s *Snapshot) error {
-	creds, err := json.Marshal(credentialsDocument{Generation: s.Generation, Credentials: s.Credentials})
+	// The credentials carry no generation: the Secret changes only when a
+	// token or secret value does, so route edits do not rewrite it (nor
+	// wake everything that watches it).
+	creds, err := json.Marshal(s.Credentials)
 	if err != nil {
 		return err
 	}
@@ -236,15 +233,14 @@ func SortRoutes(routes []Route) {
 	sort.Slice(routes, func(a, b int) bool { return routes[a].Name < routes[b].Name })
 }
 
-// DecodeCredentials parses the credentials Secret's JSON and returns the
-// generation of the snapshot it was written with.
-func DecodeCredentials(data []byte) (Credentials, int64, error) {
-	var doc credentialsDocument
-	if err := json.Unmarshal(data, &doc); err != nil {
+// DecodeCredentials parses the credentials Secret's JSON.
+func DecodeCredentials(data []byte) (Credentials, error) {
+	var c Credentials
+	if err := json.Unmarshal(data, &c); err != nil {
 		// The decoder's error may quote the input, which holds secrets.
-		return Credentials{}, 0, errors.New("credentials: not valid JSON")
+		return Credentials{}, errors.New("credentials: not valid JSON")
 	}
-	return doc.Credentials, doc.Generation, nil
+	return c, nil
 }
 
 // Assemble joins a decoded index, its routes and credentials into a snapshot
