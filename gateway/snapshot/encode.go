@@ -72,7 +72,6 @@ type ShardRef struct {
 	Routes int    `json:"routes"`
 }
 
-
 // Encoded is a snapshot ready to be written.
 type Encoded struct {
 	// Index is the JSON for the index ConfigMap.
