@@ -49,6 +49,7 @@ var needsSpecChange = map[v1alpha1.Reason]bool{
 	v1alpha1.ReasonInvalidSchema:        true,
 	v1alpha1.ReasonInvalidSpec:          true,
 	v1alpha1.ReasonCallCycle:            true,
+	v1alpha1.ReasonCallNotAllowed:       true,
 	v1alpha1.ReasonPathConflict:         true,
 }
 

@@ -87,6 +87,9 @@ const (
 	ReasonSecretRefNotFound Reason = "SecretRefNotFound"
 	// ReasonCallNotFound: a call step names an AppAPI that is not served in the Environment.
 	ReasonCallNotFound Reason = "CallNotFound"
+	// ReasonCallNotAllowed: a call step runs an AppAPI whose authentication
+	// is stricter than the caller's, which would let more callers in.
+	ReasonCallNotAllowed Reason = "CallNotAllowed"
 	// ReasonCallCycle: call steps form a cycle.
 	ReasonCallCycle Reason = "CallCycle"
 	// ReasonPathConflict: an older AppAPI in the Environment already serves this method and path.

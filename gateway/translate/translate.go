@@ -267,11 +267,20 @@ func dropBrokenCalls(cands []*candidate) bool {
 		changed := false
 		for _, c := range served {
 			for i, st := range c.route.Steps {
-				if st.Call == nil || served[st.Call.AppAPI] != nil {
+				if st.Call == nil {
 					continue
 				}
-				refuseCalls(c, v1alpha1.ReasonCallNotFound, fmt.Sprintf("spec.steps[%d].call.appAPI: no AppAPI %q is served in environment %q",
-					i, st.Call.AppAPI, c.app.Spec.Environment))
+				field := fmt.Sprintf("spec.steps[%d].call.appAPI", i)
+				callee := served[st.Call.AppAPI]
+				if callee == nil {
+					refuseCalls(c, v1alpha1.ReasonCallNotFound, fmt.Sprintf("%s: no AppAPI %q is served in environment %q",
+						field, st.Call.AppAPI, c.app.Spec.Environment))
+				} else if why := widensAccess(c.route.Authentication, callee.route.Authentication); why != "" {
+					refuseCalls(c, v1alpha1.ReasonCallNotAllowed, fmt.Sprintf("%s: AppAPI %q %s; a call must not let more callers in than the called AppAPI does",
+						field, st.Call.AppAPI, why))
+				} else {
+					continue
+				}
 				changed, dropped = true, true
 				break
 			}
@@ -290,6 +299,31 @@ func dropBrokenCalls(cands []*candidate) bool {
 			}
 		}
 	}
+}
+
+// widensAccess says how a caller with authentication from would let in
+// callers that the called AppAPI, with authentication to, refuses; "" when
+// it does not. A call runs the called pipeline without its authentication,
+// so the caller's must be at least as strict.
+func widensAccess(from, to v1alpha1.Authentication) string {
+	if to.Mode != v1alpha1.AuthenticationToken {
+		return ""
+	}
+	if from.Mode != v1alpha1.AuthenticationToken {
+		return "requires a token and this AppAPI does not"
+	}
+	if len(to.AllowedTokens) == 0 {
+		return ""
+	}
+	if len(from.AllowedTokens) == 0 {
+		return fmt.Sprintf("accepts only the tokens %v and this AppAPI accepts every token", to.AllowedTokens)
+	}
+	for _, name := range from.AllowedTokens {
+		if !slices.Contains(to.AllowedTokens, name) {
+			return fmt.Sprintf("does not accept the token %q that this AppAPI accepts", name)
+		}
+	}
+	return ""
 }
 
 // refuseCalls refuses a candidate for its calls, and remembers it.
