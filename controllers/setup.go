@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -35,11 +36,14 @@ func NewScheme() *runtime.Scheme {
 // CacheOptions restrict the manager's caches of Secrets and ConfigMaps to
 // the objects the controllers create, so the manager does not hold every
 // Secret of the cluster in memory. Users' Secrets named by
-// Environment.spec.secrets are read directly from the API server.
+// Environment.spec.secrets are read directly from the API server, and so
+// are the token Secrets: a token's text is kept out of the cache too.
 func CacheOptions() cache.Options {
 	own := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue})
+	notTokens, err := labels.NewRequirement(LabelComponent, selection.NotEquals, []string{ComponentToken})
+	utilruntime.Must(err)
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Secret{}:    {Label: own},
+		&corev1.Secret{}:    {Label: own.Add(*notTokens)},
 		&corev1.ConfigMap{}: {Label: own},
 	}}
 }

@@ -176,10 +176,11 @@ func (c *compiler) fail(reason v1alpha1.Reason, field, format string, args ...an
 	return &Error{Reason: reason, Field: c.prefix + "." + field, Message: fmt.Sprintf(format, args...)}
 }
 
-// reads is what both programs and templates tell about the steps they read.
+// reads is what both programs and templates tell about the steps they
+// read. An access by a computed name (steps[x]) cannot be checked here and
+// fails at run time when the step is missing.
 type reads interface {
 	StepRefs() []string
-	DynamicStepAccess() bool
 }
 
 func (c *compiler) checkRefs(field string, r reads) error {

@@ -5,7 +5,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -74,13 +73,4 @@ func (g *Gateway) Ready() error {
 		return errNoConfig
 	}
 	return nil
-}
-
-// requestIDKey is the context key of the request ID, for the pipeline's logs.
-type requestIDKey struct{}
-
-// RequestID returns the ID of the request ctx belongs to.
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
 }

@@ -80,7 +80,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey{}, x.requestID), time.Duration(settings.RequestTimeout))
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(settings.RequestTimeout))
 	defer cancel()
 	result, err := route.Run(ctx, cfg.Runtime, req, token)
 	if err != nil {

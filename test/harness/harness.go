@@ -28,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/controllers"
 	"github.com/appapi-dev/appapi/internal/demoupstream"
 )
@@ -227,7 +226,7 @@ func (h *Harness) markAvailable(ctx context.Context, gw *Gateway, d *appsv1.Depl
 	if isAvailable(d) {
 		return
 	}
-	resp, err := http.Get(gw.Admin + "/readyz")
+	resp, err := probeClient.Get(gw.Admin + "/readyz")
 	if err != nil {
 		return
 	}
@@ -248,6 +247,10 @@ func (h *Harness) markAvailable(ctx context.Context, gw *Gateway, d *appsv1.Depl
 	}
 	_ = h.Client.Status().Update(ctx, d)
 }
+
+// probeClient is a kubelet's probe: short, so one stuck gateway does not
+// hold up the others.
+var probeClient = &http.Client{Timeout: 2 * time.Second}
 
 func isAvailable(d *appsv1.Deployment) bool {
 	if d.Status.ObservedGeneration < d.Generation {
@@ -303,28 +306,6 @@ func (h *Harness) Stop() {
 	if h.upstream != nil {
 		_ = h.upstream.Close()
 	}
-}
-
-// EnvironmentKey names an Environment.
-func EnvironmentKey(namespace, name string) types.NamespacedName {
-	return types.NamespacedName{Namespace: namespace, Name: name}
-}
-
-// ReadyEnvironments lists the Environments whose Ready condition is True.
-func (h *Harness) ReadyEnvironments(ctx context.Context) ([]v1alpha1.Environment, error) {
-	list := &v1alpha1.EnvironmentList{}
-	if err := h.Client.List(ctx, list); err != nil {
-		return nil, err
-	}
-	var out []v1alpha1.Environment
-	for _, e := range list.Items {
-		for _, c := range e.Status.Conditions {
-			if c.Type == v1alpha1.ConditionReady && c.Status == metav1.ConditionTrue && c.ObservedGeneration == e.Generation {
-				out = append(out, e)
-			}
-		}
-	}
-	return out, nil
 }
 
 // writeKubeconfig writes a kubeconfig for cfg, acting as impersonate when set.
