@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"slices"
+
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -15,6 +17,14 @@ const (
 	// AuthenticationNone lets anyone call the endpoint.
 	AuthenticationNone AuthenticationMode = "None"
 )
+
+// Methods are the HTTP methods an AppAPI answers, as the enum marker of
+// AppAPISpec.Method lists them; code that checks a method without the API
+// server (local mode, the snapshot's Validate) uses this list.
+var Methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+// IsMethod says whether an AppAPI may answer method.
+func IsMethod(method string) bool { return slices.Contains(Methods, method) }
 
 // QueryParameterType is the type a query parameter's value is parsed to.
 // +kubebuilder:validation:Enum=string;integer;number;boolean

@@ -3,6 +3,7 @@ package local
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 )
@@ -32,9 +33,8 @@ func applyDefaults(app *v1alpha1.AppAPI) {
 }
 
 var (
-	stepName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	routeMethod = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
-	httpMethod  = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true}
+	stepName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	httpMethod = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true}
 )
 
 // checkSchema checks the few rules of the CRD schema that neither the
@@ -44,8 +44,8 @@ var (
 // what is wrong, or "".
 func checkSchema(app *v1alpha1.AppAPI) string {
 	s := &app.Spec
-	if !routeMethod[s.Method] {
-		return fmt.Sprintf("spec.method: %q is not one of GET, POST, PUT, PATCH, DELETE", s.Method)
+	if !v1alpha1.IsMethod(s.Method) {
+		return fmt.Sprintf("spec.method: %q is not one of %s", s.Method, strings.Join(v1alpha1.Methods, ", "))
 	}
 	switch s.Authentication.Mode {
 	case v1alpha1.AuthenticationToken, v1alpha1.AuthenticationNone:

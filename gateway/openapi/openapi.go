@@ -122,8 +122,8 @@ func groupRoutes(routes []snapshot.Route) ([]*pathGroup, error) {
 	var errs []error
 	for i := range routes {
 		r := &routes[i]
-		if !operationMethods[r.Method] {
-			errs = append(errs, fmt.Errorf("route %s: method %q is not one of GET, POST, PUT, PATCH, DELETE", r.Name, r.Method))
+		if !v1alpha1.IsMethod(r.Method) {
+			errs = append(errs, fmt.Errorf("route %s: method %q is not one of %s", r.Name, r.Method, strings.Join(v1alpha1.Methods, ", ")))
 			continue
 		}
 		tmpl, err := pathtemplate.Parse(r.Path)
@@ -154,12 +154,6 @@ func groupRoutes(routes []snapshot.Route) ([]*pathGroup, error) {
 	}
 	slices.SortFunc(groups, func(a, b *pathGroup) int { return strings.Compare(a.path, b.path) })
 	return groups, nil
-}
-
-// operationMethods are the methods an AppAPI may declare.
-var operationMethods = map[string]bool{
-	http.MethodGet: true, http.MethodPost: true, http.MethodPut: true,
-	http.MethodPatch: true, http.MethodDelete: true,
 }
 
 // buildOperation documents one route, served under path (whose template is

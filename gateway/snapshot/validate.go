@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/pathtemplate"
@@ -11,7 +12,6 @@ import (
 
 var (
 	hashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	methods     = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 )
 
 // Validate reports every structural problem of the snapshot at once. The
@@ -48,8 +48,8 @@ func (s *Snapshot) Validate() error {
 			add("%s: name appears twice", where)
 		}
 		names[r.Name] = true
-		if !methods[r.Method] {
-			add("%s: method %q is not one of GET, POST, PUT, PATCH, DELETE", where, r.Method)
+		if !v1alpha1.IsMethod(r.Method) {
+			add("%s: method %q is not one of %s", where, r.Method, strings.Join(v1alpha1.Methods, ", "))
 		}
 		tmpl, err := pathtemplate.Parse(r.Path)
 		if err != nil {
