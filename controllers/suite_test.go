@@ -25,6 +25,7 @@ import (
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // The suite runs the real controllers in a manager against a real
@@ -120,20 +121,10 @@ func create(t *testing.T, obj client.Object) {
 	}
 }
 
-// eventually polls check until it returns nil or waitTimeout passes, and
-// returns how long that took.
+// eventually waits for check to pass, up to waitTimeout.
 func eventually(t *testing.T, what string, check func() error) time.Duration {
 	t.Helper()
-	start := time.Now()
-	var err error
-	for time.Since(start) < waitTimeout {
-		if err = check(); err == nil {
-			return time.Since(start)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after %s: %v", what, waitTimeout, err)
-	return 0
+	return testutil.Eventually(t, waitTimeout, what, check)
 }
 
 func get(t *testing.T, ns, name string, obj client.Object) error {

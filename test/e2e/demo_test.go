@@ -10,12 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // TestDemo runs `make demo`'s program as a newcomer would: it must reach
@@ -25,7 +26,7 @@ func TestDemo(t *testing.T) {
 	work := t.TempDir()
 	cmd := exec.Command(filepath.Join(root, "bin", "demo"), "--root", root, "--work-dir", work)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start bin/demo (make build): %v", err)
@@ -104,22 +105,4 @@ func apiServerAddress(t *testing.T, kubeconfig string) string {
 		t.Fatal(err)
 	}
 	return u.Host
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/appapi-dev/appapi/internal/testutil"
 	"github.com/appapi-dev/appapi/test/harness"
 )
 
@@ -104,19 +105,10 @@ func newNamespace(t *testing.T, name string) string {
 	return name
 }
 
-// waitFor polls check until it passes or deadline, and returns how long it took.
+// waitFor waits for check to pass, up to deadline.
 func waitFor(t *testing.T, what string, check func() error) time.Duration {
 	t.Helper()
-	start := time.Now()
-	var err error
-	for time.Since(start) < deadline {
-		if err = check(); err == nil {
-			return time.Since(start)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("%s: not after %s: %v", what, deadline, err)
-	return 0
+	return testutil.Eventually(t, deadline, what, check)
 }
 
 // gatewayURL waits for an Environment's gateway and returns its URL.

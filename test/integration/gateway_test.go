@@ -33,6 +33,7 @@ import (
 	"github.com/appapi-dev/appapi/gateway/cluster"
 	"github.com/appapi-dev/appapi/gateway/metrics"
 	"github.com/appapi-dev/appapi/gateway/server"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // deadline is generous so that a slow shared machine never fails a test;
@@ -201,16 +202,7 @@ func mustCreate(t *testing.T, k8s client.Client, obj client.Object) {
 
 func poll(t *testing.T, what string, check func() error) time.Duration {
 	t.Helper()
-	start := time.Now()
-	var err error
-	for time.Since(start) < deadline {
-		if err = check(); err == nil {
-			return time.Since(start)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s: not after %s: %v", what, deadline, err)
-	return 0
+	return testutil.Eventually(t, deadline, what, check)
 }
 
 // expect calls url and checks the status and that the body contains want.
