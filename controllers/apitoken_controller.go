@@ -172,7 +172,7 @@ func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope)
 	}
 	secretExists := err == nil
 	if secretExists && !isOwnedBy(plaintext, tok.UID) {
-		if record == nil || wantsRotation(tok, record) {
+		if record == nil || tok.RotationRequested(record.Rotation) {
 			s.observation.SecretConflict = fmt.Sprintf("Secret %q exists and is not owned by this ApiToken; delete it or set spec.secretName", plaintext.Name)
 			s.stop = true
 			r.Recorder.Eventf(tok, nil, corev1.EventTypeWarning, v1alpha1.ReasonSecretConflict, "Mint", "%s", s.observation.SecretConflict)
@@ -181,7 +181,7 @@ func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope)
 		secretExists = false // ours was deleted and someone else's took its name
 	}
 
-	subject := token.Subject{Namespace: tok.Namespace, Environment: tok.Spec.Environment, Name: tok.Name, ExpiresAt: expiresAt(tok)}
+	subject := token.Subject{Namespace: tok.Namespace, Environment: tok.Spec.Environment, Name: tok.Name, ExpiresAt: tok.Expiry()}
 	switch {
 	case record == nil && secretExists:
 		// The Secret was written but the record was not: recover it
@@ -200,7 +200,7 @@ func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope)
 		}
 		record = &token.Record{Current: token.NewEntry(minted, subject.ExpiresAt), Rotation: tok.Annotations[v1alpha1.RotateAnnotation]}
 		r.Recorder.Eventf(tok, nil, corev1.EventTypeNormal, "Minted", "Mint", "minted token %s into Secret %s", minted.ID, tok.TokenSecretName())
-	case wantsRotation(tok, record):
+	case tok.RotationRequested(record.Rotation):
 		var existing *corev1.Secret
 		if secretExists {
 			existing = plaintext
@@ -228,11 +228,6 @@ func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope)
 		return nil
 	}
 	return r.writeRecord(ctx, tok, existing, data)
-}
-
-func wantsRotation(tok *v1alpha1.ApiToken, record *token.Record) bool {
-	v := tok.Annotations[v1alpha1.RotateAnnotation]
-	return v != "" && v != record.Rotation
 }
 
 // mint signs a new token and writes it to the token's Secret, replacing the
@@ -337,7 +332,7 @@ func (r *ApiTokenReconciler) reconcileDelete(ctx context.Context, tok *v1alpha1.
 // ends, since nothing else signals those moments.
 func tokenRequeueAfter(s *tokenScope) time.Duration {
 	var next time.Time
-	if exp := expiresAt(s.token); exp != nil && exp.After(s.now) {
+	if exp := s.token.Expiry(); exp != nil && exp.After(s.now) {
 		next = *exp
 	}
 	if g := s.observation.NextGraceEnd; !g.IsZero() && (next.IsZero() || g.Before(next)) {
@@ -347,14 +342,6 @@ func tokenRequeueAfter(s *tokenScope) time.Duration {
 		return 0
 	}
 	return next.Sub(s.now) + 100*time.Millisecond
-}
-
-func expiresAt(tok *v1alpha1.ApiToken) *time.Time {
-	if tok.Spec.ExpiresAt == nil {
-		return nil
-	}
-	t := tok.Spec.ExpiresAt.Time.UTC()
-	return &t
 }
 
 // SetupWithManager registers the controller and its watches.

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -121,6 +123,22 @@ func (t *ApiToken) TokenSecretName() string {
 		return t.Spec.SecretName
 	}
 	return t.Name + "-token"
+}
+
+// Expiry is spec.expiresAt in UTC, or nil when the token does not expire.
+func (t *ApiToken) Expiry() *time.Time {
+	if t.Spec.ExpiresAt == nil {
+		return nil
+	}
+	e := t.Spec.ExpiresAt.Time.UTC()
+	return &e
+}
+
+// RotationRequested says whether the rotate annotation asks for a token
+// other than the one minted for handled, the annotation value handled last.
+func (t *ApiToken) RotationRequested(handled string) bool {
+	v := t.Annotations[RotateAnnotation]
+	return v != "" && v != handled
 }
 
 // ApiTokenList is a list of ApiTokens.

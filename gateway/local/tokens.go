@@ -201,7 +201,7 @@ func (st *state) sync(m *manifests, ns, env string, now time.Time) (*tokenSync, 
 			warn("%s: the record of ApiToken %q in %s is not valid; minting a new token", t.at, tok.Name, TokensFile)
 			s = nil
 		}
-		subject := token.Subject{Namespace: tok.Namespace, Environment: env, Name: tok.Name, ExpiresAt: expiresAt(tok)}
+		subject := token.Subject{Namespace: tok.Namespace, Environment: env, Name: tok.Name, ExpiresAt: tok.Expiry()}
 		rotation := tok.Annotations[v1alpha1.RotateAnnotation]
 		switch {
 		case s == nil:
@@ -211,7 +211,7 @@ func (st *state) sync(m *manifests, ns, env string, now time.Time) (*tokenSync, 
 			}
 			s = &tokenState{Environment: env, Record: &token.Record{Current: token.NewEntry(mt, subject.ExpiresAt), Rotation: rotation}}
 			out.minted = append(out.minted, minted{name: tok.Name, environment: env, id: mt.ID, text: mt.Text})
-		case rotation != "" && rotation != s.Record.Rotation:
+		case tok.RotationRequested(s.Record.Rotation):
 			mt, err := token.Mint(st.key, subject, now)
 			if err != nil {
 				return nil, fmt.Errorf("mint a token for ApiToken %q: %w", tok.Name, err)
@@ -247,12 +247,4 @@ func validRecord(r *token.Record) bool {
 		return e.ID == "" || !hashPattern.MatchString(e.Hash) || e.ExpiresAt == nil
 	})
 	return true
-}
-
-func expiresAt(tok *v1alpha1.ApiToken) *time.Time {
-	if tok.Spec.ExpiresAt == nil {
-		return nil
-	}
-	t := tok.Spec.ExpiresAt.Time.UTC()
-	return &t
 }
