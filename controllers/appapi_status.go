@@ -23,6 +23,11 @@ func appAPIStatus(old v1alpha1.AppAPIStatus, generation int64, verdict translate
 	setCondition(&st.Conditions, generation, v1alpha1.ConditionAccepted, verdict.Accepted, verdict.Reason, verdict.Message)
 	setStalled(&st.Conditions, generation, !verdict.Accepted && needsSpecChange[verdict.Reason], verdict.Reason, verdict.Message)
 	switch {
+	case served == generation && !verdict.Accepted:
+		// Accepted earlier, refused now for something outside it (a token
+		// in allowedTokens deleted since, say): still served, as it was.
+		setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, true, v1alpha1.ReasonServed,
+			fmt.Sprintf("the gateway's snapshot serves generation %d as accepted earlier; it would be refused now (%s)", served, verdict.Reason))
 	case served == generation:
 		setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, true, v1alpha1.ReasonServed,
 			fmt.Sprintf("the gateway's snapshot serves generation %d", served))

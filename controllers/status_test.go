@@ -161,6 +161,7 @@ func TestAppAPIStatus(t *testing.T) {
 		{name: "refused, older generation served", verdict: refused, served: 2, wantReason: v1alpha1.ReasonServingPreviousGeneration, wantStalled: true},
 		{name: "refused, never served", verdict: refused, wantReason: v1alpha1.ReasonNotServed, wantStalled: true},
 		{name: "refused until a named token exists", verdict: waiting, wantReason: v1alpha1.ReasonNotServed},
+		{name: "accepted earlier, refused now, still served", verdict: waiting, served: 4, wantReady: true, wantReason: v1alpha1.ReasonServed},
 		{name: "accepted but not published", verdict: accepted, wantAccepted: true, wantReason: v1alpha1.ReasonNotServed},
 	}
 	for _, tt := range tests {
