@@ -10,9 +10,7 @@ GATEWAY_IMG ?= ghcr.io/appapi-dev/appapi-gateway:dev
 LOCALBIN := $(CURDIR)/bin
 ENVTEST_DIR := $(LOCALBIN)/k8s
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
-KUSTOMIZE_VERSION ?= v5.7.1
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
-KUSTOMIZE := $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 
 # Tests find the control plane here, like setup-envtest's KUBEBUILDER_ASSETS.
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
@@ -91,29 +89,32 @@ docker-build: ## Build the manager and gateway images (needs a Docker engine).
 
 ##@ Deployment
 
+KUBECTL ?= kubectl
+
+# deploy-manifests is config/default with the images of IMG and GATEWAY_IMG,
+# built by kubectl's own kustomize: no file in the checkout changes.
+deploy-manifests = $(KUBECTL) kustomize config/default | sed \
+	-e 's|ghcr.io/appapi-dev/appapi:dev|$(IMG)|' \
+	-e 's|--gateway-image=ghcr.io/appapi-dev/appapi-gateway:dev|--gateway-image=$(GATEWAY_IMG)|'
+
 .PHONY: install
-install: manifests $(KUSTOMIZE) ## Install the CRDs into the cluster of the current kubeconfig.
-	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
+install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUBECTL) kustomize config/crd | $(KUBECTL) apply --server-side -f -
 
 .PHONY: uninstall
-uninstall: manifests $(KUSTOMIZE) ## Remove the CRDs.
-	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found -f -
+uninstall: ## Remove the CRDs.
+	$(KUBECTL) kustomize config/crd | $(KUBECTL) delete --ignore-not-found -f -
 
 .PHONY: deploy
-deploy: manifests $(KUSTOMIZE) ## Install the CRDs and the manager.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+deploy: manifests ## Install the CRDs and the manager (IMG, GATEWAY_IMG set the images).
+	$(deploy-manifests) | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
-undeploy: $(KUSTOMIZE) ## Remove the manager and the CRDs.
-	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+undeploy: ## Remove the manager and the CRDs.
+	$(deploy-manifests) | $(KUBECTL) delete --ignore-not-found -f -
 
 ##@ Tools
 
 $(CONTROLLER_GEN):
 	GOBIN=$(LOCALBIN)/.tmp go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/.tmp/controller-gen $@
-
-$(KUSTOMIZE):
-	GOBIN=$(LOCALBIN)/.tmp go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
-	mv $(LOCALBIN)/.tmp/kustomize $@

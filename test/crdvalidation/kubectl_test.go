@@ -2,6 +2,8 @@ package crdvalidation
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +92,18 @@ func TestKustomizeDeployBuilds(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kubectl kustomize config/default lacks %q", want)
+		}
+	}
+	// What make deploy applies must be accepted by a real API server.
+	path := filepath.Join(t.TempDir(), "deploy.yaml")
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	applied := runKubectl(t, "apply", "--server-side", "-f", path)
+	for _, want := range []string{"namespace/appapi-system serverside-applied", "deployment.apps/appapi-controller-manager serverside-applied",
+		"clusterrole.rbac.authorization.k8s.io/appapi-manager-role serverside-applied"} {
+		if !strings.Contains(applied, want) {
+			t.Errorf("kubectl apply of config/default:\n%s\nlacks %q", applied, want)
 		}
 	}
 }
