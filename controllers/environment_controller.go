@@ -84,8 +84,8 @@ func (s *environmentScope) requeueSoonerThan(d time.Duration) {
 	}
 }
 
-// +kubebuilder:rbac:groups=appapi.dev,resources=environments;apitokens;appapis,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=appapi.dev,resources=environments/status;apitokens/status;appapis/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=appapi.dev,resources=environments;apitokens;appapis,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=appapi.dev,resources=environments/status;apitokens/status;appapis/status,verbs=get;patch
 // +kubebuilder:rbac:groups=appapi.dev,resources=environments/finalizers;apitokens/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;serviceaccounts;configmaps;secrets,verbs=get;list;watch;create;update;patch;delete
