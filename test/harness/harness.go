@@ -20,6 +20,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
@@ -27,6 +28,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	"github.com/appapi-dev/appapi/controllers"
 	"github.com/appapi-dev/appapi/internal/demoupstream"
@@ -108,13 +110,17 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	}
 	h.progress("CRDs installed; kubeconfig written to " + h.Kubeconfig)
 
-	h.progress("starting the manager (log: " + h.logPath("manager") + ")")
+	h.progress("starting the manager as its ServiceAccount, with config/rbac's ClusterRole (log: " + h.logPath("manager") + ")")
+	managerKubeconfig, err := h.managerIdentity(ctx)
+	if err != nil {
+		return h, fmt.Errorf("manager RBAC: %w", err)
+	}
 	probe, err := freeAddress()
 	if err != nil {
 		return h, err
 	}
 	h.manager, err = startProcess(filepath.Join(opts.Root, "bin", "manager"), h.logPath("manager"),
-		"--kubeconfig="+h.Kubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address="+probe,
+		"--kubeconfig="+managerKubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address="+probe,
 		"--gateway-image=ghcr.io/appapi-dev/appapi-gateway:dev")
 	if err != nil {
 		return h, err
@@ -127,6 +133,36 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	go h.superviseGateways(runCtx)
 	h.progress("manager ready; gateways start as Environments appear")
 	return h, nil
+}
+
+// managerIdentity binds the ClusterRole that `make manifests` generates
+// (config/rbac/role.yaml) to a ServiceAccount, and returns a kubeconfig
+// acting as it: the manager runs with exactly the permissions `make deploy`
+// gives it, so a missing rule fails here rather than in a cluster.
+func (h *Harness) managerIdentity(ctx context.Context) (string, error) {
+	data, err := os.ReadFile(filepath.Join(h.opts.Root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		return "", err
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(data, role); err != nil {
+		return "", err
+	}
+	const namespace, name = "appapi-system", "appapi-controller-manager"
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}},
+		role,
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}}},
+	} {
+		if err := h.Client.Create(ctx, obj); err != nil {
+			return "", fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
+		}
+	}
+	path := filepath.Join(h.opts.WorkDir, "manager.kubeconfig")
+	return path, writeKubeconfig(path, h.cfg, "system:serviceaccount:"+namespace+":"+name)
 }
 
 func (h *Harness) progress(line string) {
