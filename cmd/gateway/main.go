@@ -32,6 +32,7 @@ type options struct {
 	manifests, stateDir                string
 	listen, adminListen                string
 	drainTimeout                       time.Duration
+	maxInFlight                        int
 }
 
 func main() {
@@ -44,6 +45,7 @@ func main() {
 	flag.StringVar(&o.listen, "listen", ":8080", "Address of the App APIs.")
 	flag.StringVar(&o.adminListen, "admin-listen", ":9901", "Address of /healthz, /readyz, /metrics and /openapi.json.")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", 35*time.Second, "How long in-flight requests may finish after SIGTERM.")
+	flag.IntVar(&o.maxInFlight, "max-in-flight", 1024, "Requests served at once; more get 503 with Retry-After.")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
@@ -72,7 +74,8 @@ func run(o options, log *slog.Logger) error {
 	// Per-request read deadlines follow the Environment's requestTimeout
 	// (see server.Gateway); these bound what comes before a request and
 	// between requests.
-	apps := &http.Server{Addr: o.listen, Handler: gw, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	apps := &http.Server{Addr: o.listen, Handler: server.LimitInFlight(gw, o.maxInFlight, m.Shed),
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	admin := &http.Server{Addr: o.adminListen, Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	errs := make(chan error, 3)
 	for _, srv := range []*http.Server{apps, admin} {

@@ -19,6 +19,7 @@ type Metrics struct {
 	requestDuration *prometheus.HistogramVec
 	stepDuration    *prometheus.HistogramVec
 	authFailures    *prometheus.CounterVec
+	shed            prometheus.Counter
 	snapshotGen     prometheus.Gauge
 	reloads         *prometheus.CounterVec
 	routes          prometheus.Gauge
@@ -47,6 +48,10 @@ func New() *Metrics {
 			Name: "appapi_gateway_auth_failures_total",
 			Help: "Requests refused by authentication (401) or API key filtering (403), by reason.",
 		}, []string{"reason"}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "appapi_gateway_requests_shed_total",
+			Help: "Requests refused with 503 because the gateway was serving its maximum in flight.",
+		}),
 		snapshotGen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "appapi_gateway_snapshot_generation",
 			Help: "Generation of the snapshot being served.",
@@ -64,7 +69,7 @@ func New() *Metrics {
 			Help: "Token hashes accepted.",
 		}),
 	}
-	m.Registry.MustRegister(m.requests, m.requestDuration, m.stepDuration, m.authFailures,
+	m.Registry.MustRegister(m.requests, m.requestDuration, m.stepDuration, m.authFailures, m.shed,
 		m.snapshotGen, m.reloads, m.routes, m.tokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -87,6 +92,9 @@ func (m *Metrics) StepDone(appAPI, step, operation string, d time.Duration, err 
 
 // AuthFailure records a refused request.
 func (m *Metrics) AuthFailure(reason string) { m.authFailures.WithLabelValues(reason).Inc() }
+
+// Shed records a request refused because too many were in flight.
+func (m *Metrics) Shed() { m.shed.Inc() }
 
 // Loaded records a snapshot that is now served.
 func (m *Metrics) Loaded(generation int64, routes, tokens int) {

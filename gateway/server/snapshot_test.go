@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/server"
 	"github.com/appapi-dev/appapi/gateway/snapshot"
 )
 
@@ -319,4 +320,45 @@ func TestSwapWhileServing(t *testing.T) {
 		t.Errorf("requests_total{fast,200} = %v, want %d", got, clients*perClient)
 	}
 	t.Logf("%d requests saw %d generations; %d generations loaded", clients*perClient, len(seen), last-2)
+}
+
+// TestLimitInFlight: past the limit a request gets 503 with Retry-After at
+// once, and is served again when a slot frees.
+func TestLimitInFlight(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 2)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		entered <- struct{}{}
+		<-release
+	})
+	var shed atomic.Int32
+	srv := httptest.NewServer(server.LimitInFlight(slow, 1, func() { shed.Add(1) }))
+	defer srv.Close()
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(srv.URL)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		done <- err
+	}()
+	<-entered
+	resp, err := http.Get(srv.URL + "/second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" || shed.Load() != 1 ||
+		resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("second request: %d %v, shed %d", resp.StatusCode, resp.Header, shed.Load())
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Get(srv.URL + "/third")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the first finished: %v %v", resp, err)
+	}
+	_ = resp.Body.Close()
 }
