@@ -50,7 +50,6 @@ type EnvironmentReconciler struct {
 	Recorder     events.EventRecorder
 	GatewayImage string
 	Expr         *expr.Env
-	Now          func() time.Time
 
 	mu sync.Mutex
 	// environments holds, per Environment, the last published snapshot and
@@ -288,9 +287,6 @@ const (
 func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Client == nil || r.APIReader == nil || r.Recorder == nil || r.Expr == nil || r.GatewayImage == "" {
 		return errors.New("EnvironmentReconciler needs Client, APIReader, Recorder, Expr and GatewayImage")
-	}
-	if r.Now == nil {
-		r.Now = time.Now
 	}
 	byEnvironmentField := func(_ context.Context, obj client.Object) []reconcile.Request {
 		var env string

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -72,7 +71,7 @@ func (r *EnvironmentReconciler) reconcileSnapshot(ctx context.Context, s *enviro
 // Environment's secret values from the API server.
 func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmentScope) (translate.Input, []v1alpha1.AppAPI, error) {
 	env := s.env
-	in := translate.Input{Environment: env, Now: r.Now(), SecretValues: map[string]string{}}
+	in := translate.Input{Environment: env, SecretValues: map[string]string{}}
 
 	apps := &v1alpha1.AppAPIList{}
 	if err := r.List(ctx, apps, client.InNamespace(env.Namespace), client.MatchingFields{indexAppAPIEnvironment: env.Name}); err != nil {
@@ -110,12 +109,6 @@ func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmen
 			continue
 		}
 		in.Tokens = append(in.Tokens, record.Tokens(name)...)
-	}
-	// Come back just after a token expires, to stop publishing it.
-	for _, t := range in.Tokens {
-		if t.ExpiresAt != nil && t.ExpiresAt.After(in.Now) {
-			s.requeueSoonerThan(t.ExpiresAt.Sub(in.Now) + 100*time.Millisecond)
-		}
 	}
 
 	var missing, refused []string

@@ -127,7 +127,7 @@ func (l *Loader) Load() (*Result, error) {
 	res.Warnings = append(res.Warnings, ts.warnings...)
 	l.printTokens(ts.minted, res)
 
-	in := translate.Input{Environment: env, Now: now, SecretValues: resolveSecrets(m, chosen, res)}
+	in := translate.Input{Environment: env, SecretValues: resolveSecrets(m, chosen, res)}
 	for _, name := range slices.Sorted(maps.Keys(ts.records)) {
 		in.TokenNames = append(in.TokenNames, name)
 		in.Tokens = append(in.Tokens, ts.records[name].Tokens(name)...)

@@ -3,7 +3,6 @@ package translate
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -53,7 +52,6 @@ func BenchmarkTranslate(b *testing.B) {
 func benchInput(n int) Input {
 	in := Input{
 		Environment: &v1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "prod"}},
-		Now:         time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC),
 		TokenNames:  []string{"partner"},
 	}
 	for i := range n {

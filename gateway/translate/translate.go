@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/expr"
@@ -38,7 +37,6 @@ type Input struct {
 	// Previous is the last published snapshot, or nil. Its routes are kept
 	// for AppAPIs whose current generation is refused.
 	Previous *snapshot.Snapshot
-	Now      time.Time
 }
 
 // Output is the snapshot and the verdict on each AppAPI.
@@ -121,7 +119,7 @@ func (t *Translator) Translate(in Input) (*Output, error) {
 	snap := &snapshot.Snapshot{
 		Version: snapshot.Version, Namespace: env.Namespace, Environment: env.Name,
 		Settings: settings, Variables: env.Spec.Variables,
-		Credentials: snapshot.Credentials{Tokens: liveTokens(in.Tokens, in.Now), Secrets: in.SecretValues},
+		Credentials: snapshot.Credentials{Tokens: sortedTokens(in.Tokens), Secrets: in.SecretValues},
 	}
 	if in.Previous != nil {
 		snap.Generation = in.Previous.Generation
@@ -384,15 +382,13 @@ func settingsOf(env *v1alpha1.Environment) (snapshot.Settings, error) {
 	return s, nil
 }
 
-// liveTokens drops tokens that have expired and sorts the rest, so that the
-// snapshot does not change with the order the tokens were listed in.
-func liveTokens(tokens []snapshot.Token, now time.Time) []snapshot.Token {
-	var out []snapshot.Token
-	for _, t := range tokens {
-		if t.ExpiresAt == nil || t.ExpiresAt.After(now) {
-			out = append(out, t)
-		}
-	}
+// sortedTokens sorts tokens, so that the snapshot does not change with the
+// order they were listed in. Expired tokens stay: the gateway refuses them by
+// their expiry, and can then tell a caller the token expired rather than
+// that it is unknown. A rotated token leaves when its ApiToken's record
+// forgets it at the end of its grace period.
+func sortedTokens(tokens []snapshot.Token) []snapshot.Token {
+	out := slices.Clone(tokens)
 	slices.SortFunc(out, func(a, b snapshot.Token) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
 	})

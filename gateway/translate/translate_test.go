@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,8 +21,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
 
-// now is the clock of every golden case; tokens expiring before it are dropped.
-var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 // TestGolden translates each testdata/<case>/ directory. Its files 0.yaml,
 // 1.yaml, ... are successive states of the cluster, each translated with the
@@ -108,7 +105,7 @@ func readInput(t *testing.T, path string, prev *snapshot.Snapshot) Input {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := Input{Previous: prev, Now: now, SecretValues: map[string]string{}}
+	in := Input{Previous: prev, SecretValues: map[string]string{}}
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	for {
 		var raw json.RawMessage
