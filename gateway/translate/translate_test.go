@@ -21,7 +21,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
 
-
 // TestGolden translates each testdata/<case>/ directory. Its files 0.yaml,
 // 1.yaml, ... are successive states of the cluster, each translated with the
 // previous one's snapshot, as the controller does; golden.yaml holds the
