@@ -249,7 +249,7 @@ func (c *compiler) duration(field string, d v1alpha1.Duration, def time.Duration
 
 func (c *compiler) step(s *v1alpha1.Step) (Step, error) {
 	out := Step{Source: s}
-	if n := snapshot.OperationCount(*s); n != 1 {
+	if n := len(s.Operations()); n != 1 {
 		return out, c.fail(v1alpha1.ReasonInvalidSpec, "", "step %q sets %d operations; set exactly one", s.Name, n)
 	}
 	if s.When != "" {

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,7 +70,7 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 	}
 	if len(st.Query) > 0 {
 		values := make(url.Values, len(st.Query))
-		for _, name := range sortedKeys(st.Query) {
+		for _, name := range slices.Sorted(maps.Keys(st.Query)) {
 			v, err := x.render(ctx, "http.query["+name+"]", st.Query[name], nil)
 			if err != nil {
 				return nil, err
@@ -106,7 +108,7 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 
 	headers := make(http.Header, len(st.Headers)+1)
 	host := ""
-	for _, name := range sortedKeys(st.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(st.Headers)) {
 		v, err := x.render(ctx, "http.headers["+name+"]", st.Headers[name], nil)
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -205,7 +206,7 @@ func (r *Route) Run(ctx context.Context, rt *Runtime, req *Request, token map[st
 			continue
 		}
 		if rt.Observer != nil {
-			rt.Observer.StepDone(r.name(), name, opName(st.Source), time.Since(start), err)
+			rt.Observer.StepDone(r.name(), name, st.Source.Operation(), time.Since(start), err)
 		}
 		if err != nil {
 			if cerr := contextError(ctx); cerr != nil {
@@ -250,28 +251,6 @@ func (r *Route) name() string {
 		return ""
 	}
 	return r.Source.Name
-}
-
-func opName(s *v1alpha1.Step) string {
-	switch {
-	case s.HTTP != nil:
-		return "http"
-	case s.Transform != nil:
-		return "transform"
-	case s.Respond != nil:
-		return "respond"
-	case s.Validate != nil:
-		return "validate"
-	case s.JWT != nil:
-		return "jwt"
-	case s.Call != nil:
-		return "call"
-	case s.Wait != nil:
-		return "wait"
-	case s.XMLToJSON != nil:
-		return "xmlToJson"
-	}
-	return ""
 }
 
 // step runs one step. run is false when the step's condition is false. A
@@ -351,7 +330,7 @@ func (x *execution) respond(ctx context.Context, step string, resp *Response, de
 	}
 	if len(resp.Headers) > 0 {
 		res.Headers = make(http.Header, len(resp.Headers))
-		for _, name := range sortedKeys(resp.Headers) {
+		for _, name := range slices.Sorted(maps.Keys(resp.Headers)) {
 			v, err := x.render(ctx, fmt.Sprintf("%sheaders[%s]", field, name), resp.Headers[name], nil)
 			if err != nil {
 				return nil, err

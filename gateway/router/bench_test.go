@@ -53,39 +53,34 @@ func benchFixture(n int) ([]Entry[int], []benchReq) {
 var benchSizes = []int{10, 10000}
 
 func BenchmarkLookup(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
-			es, reqs := benchFixture(n)
-			r, err := New(es)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				q := reqs[i%len(reqs)]
-				if m, status, _ := r.Lookup(q.method, q.path); status != 200 || m.Handler != q.handler {
-					b.Fatalf("Lookup(%s %s) = %d %d", q.method, q.path, m.Handler, status)
-				}
-				i++
-			}
-		})
-	}
+	benchmarkLookups(b, func(es []Entry[int]) lookup {
+		r, err := New(es)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return r.Lookup
+	})
 }
 
 // BenchmarkLookupBaseline runs the naive linear scan on the same fixture, so
 // that BenchmarkLookup can be read as a ratio measured on the same machine in
 // the same run.
 func BenchmarkLookupBaseline(b *testing.B) {
+	benchmarkLookups(b, func(es []Entry[int]) lookup { return (&naive[int]{entries: es}).Lookup })
+}
+
+type lookup func(method, path string) (Match[int], int, string)
+
+func benchmarkLookups(b *testing.B, build func([]Entry[int]) lookup) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
 			es, reqs := benchFixture(n)
-			r := &naive[int]{entries: es}
+			find := build(es)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
 				q := reqs[i%len(reqs)]
-				if m, status, _ := r.Lookup(q.method, q.path); status != 200 || m.Handler != q.handler {
+				if m, status, _ := find(q.method, q.path); status != 200 || m.Handler != q.handler {
 					b.Fatalf("Lookup(%s %s) = %d %d", q.method, q.path, m.Handler, status)
 				}
 				i++

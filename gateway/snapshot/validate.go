@@ -72,7 +72,7 @@ func (s *Snapshot) Validate() error {
 				add("%s: steps[%d]: name %q is empty or appears twice", where, j, st.Name)
 			}
 			steps[st.Name] = true
-			if n := OperationCount(st); n != 1 {
+			if n := len(st.Operations()); n != 1 {
 				add("%s: steps[%d] (%s): has %d operations, want exactly 1", where, j, st.Name, n)
 			}
 		}
@@ -107,18 +107,6 @@ func (s *Snapshot) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// OperationCount is the number of operations a step sets; a valid step sets one.
-func OperationCount(st v1alpha1.Step) int {
-	n := 0
-	for _, set := range []bool{st.HTTP != nil, st.Transform != nil, st.Respond != nil, st.Validate != nil,
-		st.JWT != nil, st.Call != nil, st.Wait != nil, st.XMLToJSON != nil} {
-		if set {
-			n++
-		}
-	}
-	return n
 }
 
 // FindCallCycle returns the names of routes that call each other in a

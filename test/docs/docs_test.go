@@ -99,28 +99,6 @@ func appAPIs(text string) ([]v1alpha1.AppAPI, error) {
 	return out, nil
 }
 
-func opName(st *v1alpha1.Step) string {
-	switch {
-	case st.HTTP != nil:
-		return "http"
-	case st.Transform != nil:
-		return "transform"
-	case st.Respond != nil:
-		return "respond"
-	case st.Validate != nil:
-		return "validate"
-	case st.JWT != nil:
-		return "jwt"
-	case st.Call != nil:
-		return "call"
-	case st.Wait != nil:
-		return "wait"
-	case st.XMLToJSON != nil:
-		return "xmlToJson"
-	}
-	return ""
-}
-
 func readFile(t *testing.T, rel string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(root, rel))
@@ -169,7 +147,7 @@ func TestAppAPIExamplesCompile(t *testing.T) {
 					}
 					for j := range app.Spec.Steps {
 						st := &app.Spec.Steps[j]
-						used[opName(st)] = true
+						used[st.Operation()] = true
 						if st.Call != nil {
 							calls = append(calls, callRef{at, st.Call.AppAPI})
 						}
