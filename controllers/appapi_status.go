@@ -10,12 +10,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/gateway/translate"
+	"github.com/appapi-dev/appapi/internal/translate"
 )
 
 // appAPIStatus computes an AppAPI's status from the translator's verdict on
 // its current generation and the generation the published snapshot serves.
-func appAPIStatus(old v1alpha1.AppAPIStatus, generation int64, verdict translate.AppAPIResult, served int64, url string) v1alpha1.AppAPIStatus {
+func appAPIStatus(old v1alpha1.AppAPIStatus, generation int64, verdict translate.Verdict, served int64, url string) v1alpha1.AppAPIStatus {
 	st := *old.DeepCopy()
 	st.ObservedGeneration = generation
 	st.ServedGeneration = served
@@ -60,7 +60,7 @@ var needsSpecChange = map[v1alpha1.Reason]bool{
 
 // updateAppAPIStatus writes an AppAPI's status when it changed, and records
 // an event when a generation is refused.
-func (r *EnvironmentReconciler) updateAppAPIStatus(ctx context.Context, app *v1alpha1.AppAPI, verdict translate.AppAPIResult, served int64, url string) error {
+func (r *EnvironmentReconciler) updateAppAPIStatus(ctx context.Context, app *v1alpha1.AppAPI, verdict translate.Verdict, served int64, url string) error {
 	next := appAPIStatus(app.Status, app.Generation, verdict, served, url)
 	if equality.Semantic.DeepEqual(app.Status, next) {
 		return nil

@@ -27,9 +27,9 @@ import (
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/expr"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
-	"github.com/appapi-dev/appapi/gateway/translate"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 	"github.com/appapi-dev/appapi/internal/token"
+	"github.com/appapi-dev/appapi/internal/translate"
 )
 
 // secretResyncInterval is how often an Environment that reads Secrets
@@ -49,17 +49,19 @@ type EnvironmentReconciler struct {
 	APIReader    client.Reader
 	Recorder     events.EventRecorder
 	GatewayImage string
-	Expr         *expr.Env
+	Expr         *expr.Compiler
 
 	mu sync.Mutex
-	// environments holds, per Environment, the last published snapshot and
-	// the translator whose compile cache belongs to it.
+	// environments holds, per Environment, the sequencer of its published
+	// snapshots and the translator whose compile cache belongs to it.
 	environments map[types.NamespacedName]*environmentState
 }
 
 type environmentState struct {
-	published  *snapshot.Snapshot
-	encoded    *snapshot.Encoded
+	// sequencer numbers the published snapshots; resumed says it has
+	// read back what an earlier manager published.
+	sequencer  snapshot.Sequencer
+	resumed    bool
 	translator *translate.Translator
 }
 
@@ -248,7 +250,7 @@ func (r *EnvironmentReconciler) reportMissingEnvironment(ctx context.Context, ke
 	if err := r.List(ctx, apps, client.InNamespace(key.Namespace), client.MatchingFields{indexAppAPIEnvironment: key.Name}); err != nil {
 		return err
 	}
-	verdict := translate.AppAPIResult{Reason: v1alpha1.ReasonEnvironmentNotFound,
+	verdict := translate.Verdict{Reason: v1alpha1.ReasonEnvironmentNotFound,
 		Message: fmt.Sprintf("no Environment %q in namespace %q: create it or fix spec.environment", key.Name, key.Namespace)}
 	var errs []error
 	for i := range apps.Items {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,9 +15,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
-	"github.com/appapi-dev/appapi/gateway/translate"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 	"github.com/appapi-dev/appapi/internal/token"
+	"github.com/appapi-dev/appapi/internal/translate"
 )
 
 // reconcileSnapshot translates the Environment's resources, publishes the
@@ -31,7 +30,7 @@ func (r *EnvironmentReconciler) reconcileSnapshot(ctx context.Context, s *enviro
 	if err := r.loadPublished(ctx, s); err != nil {
 		return err
 	}
-	in.Previous = s.state.published
+	in.Previous = s.state.sequencer.Last()
 	out, err := s.state.translator.Translate(in)
 	if err != nil {
 		// Only the Environment's own settings make translation fail, and
@@ -48,7 +47,7 @@ func (r *EnvironmentReconciler) reconcileSnapshot(ctx context.Context, s *enviro
 		s.observation.SnapshotErr = serr
 	}
 
-	published := s.state.published
+	published := s.state.sequencer.Last()
 	served := map[string]int64{}
 	if published != nil {
 		for _, route := range published.Routes {
@@ -153,38 +152,24 @@ type snapshotError struct {
 
 func (e *snapshotError) Error() string { return e.err.Error() }
 
-// publish writes next when it differs from what was published last. Shards
-// go first and the index last, so a gateway never sees an index whose shards
-// are not there yet.
+// publish numbers next and writes it. Shards go first and the index last,
+// so a gateway never sees an index whose shards are not there yet. An
+// unchanged snapshot is written too: the write only restores edited objects.
 func (r *EnvironmentReconciler) publish(ctx context.Context, s *environmentScope, next *snapshot.Snapshot) error {
-	st := s.state
-	if st.published != nil {
-		next.Generation = st.published.Generation
-	}
-	enc, err := snapshot.Encode(next)
+	enc, changed, err := s.state.sequencer.Next(next)
 	if errors.Is(err, snapshot.ErrTooLarge) {
 		return &snapshotError{reason: v1alpha1.ReasonSnapshotTooLarge, err: err}
 	}
 	if err != nil {
-		return err
-	}
-	if st.published != nil && sameEncoding(enc, st.encoded) {
-		// Nothing changed; the write only restores edited objects.
-		return r.writeSnapshot(ctx, s.env, enc)
-	}
-	next.Generation++
-	if err := next.Validate(); err != nil {
 		return &snapshotError{reason: v1alpha1.ReasonSnapshotInvalid, err: err}
-	}
-	if err := enc.SetGeneration(next); err != nil {
-		return err
 	}
 	if err := r.writeSnapshot(ctx, s.env, enc); err != nil {
 		return err
 	}
-	st.published, st.encoded = next, enc
-	log.FromContext(ctx).Info("published snapshot", "generation", next.Generation,
-		"routes", len(next.Routes), "tokens", len(next.Credentials.Tokens), "shards", len(enc.Shards))
+	if changed {
+		log.FromContext(ctx).Info("published snapshot", "generation", next.Generation,
+			"routes", len(next.Routes), "tokens", len(next.Credentials.Tokens), "shards", len(enc.Shards))
+	}
 	return nil
 }
 
@@ -268,10 +253,12 @@ func (r *EnvironmentReconciler) applyCredentials(ctx context.Context, env *v1alp
 // loadPublished reads the published snapshot once after the manager
 // starts, so that AppAPIs refused since keep their last accepted generation
 // and the generation number keeps increasing.
-func (r *EnvironmentReconciler) loadPublished(ctx context.Context, s *environmentScope) error {
-	if s.state.published != nil {
+func (r *EnvironmentReconciler) loadPublished(ctx context.Context, s *environmentScope) (retErr error) {
+	if s.state.resumed {
 		return nil
 	}
+	// Tried again on the next reconcile only when the API server failed.
+	defer func() { s.state.resumed = retErr == nil }()
 	env := s.env
 	get := func(name string, obj client.Object) (bool, error) {
 		err := r.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: name}, obj)
@@ -290,8 +277,7 @@ func (r *EnvironmentReconciler) loadPublished(ctx context.Context, s *environmen
 		return nil
 	}
 	// Whatever else fails, the next generation must be newer.
-	fallback := &snapshot.Snapshot{Generation: idx.Generation}
-	s.state.published = fallback
+	s.state.sequencer.Resume(&snapshot.Snapshot{Generation: idx.Generation})
 	routes, err := snapshot.DecodeRoutes(idx, func(name string) ([]byte, bool) {
 		cm := &corev1.ConfigMap{}
 		ok, _ := get(name, cm)
@@ -315,19 +301,8 @@ func (r *EnvironmentReconciler) loadPublished(ctx context.Context, s *environmen
 		log.FromContext(ctx).Info("not reusing a published snapshot that does not validate", "error", err.Error())
 		return nil
 	}
-	enc, err := snapshot.Encode(prev)
-	if err != nil {
-		return nil
-	}
-	s.state.published, s.state.encoded = prev, enc
+	s.state.sequencer.Resume(prev)
 	return nil
-}
-
-func sameEncoding(a, b *snapshot.Encoded) bool {
-	if a == nil || b == nil || !bytes.Equal(a.Index, b.Index) || !bytes.Equal(a.Credentials, b.Credentials) {
-		return false
-	}
-	return slices.EqualFunc(a.Shards, b.Shards, bytes.Equal)
 }
 
 func countTokens(tokens []snapshot.Token) int32 {

@@ -3,7 +3,7 @@ package controllers
 import (
 	"maps"
 
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 // Labels and names of the objects the controllers create. Every object

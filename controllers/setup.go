@@ -53,7 +53,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.GatewayImage == "" {
 		return errors.New("a gateway image is required")
 	}
-	env, err := expr.NewEnv()
+	env, err := expr.NewCompiler()
 	if err != nil {
 		return err
 	}

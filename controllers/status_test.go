@@ -12,8 +12,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/gateway/translate"
 	"github.com/appapi-dev/appapi/internal/token"
+	"github.com/appapi-dev/appapi/internal/translate"
 )
 
 // These table tests cover the pure status functions; the envtest suites
@@ -145,12 +145,12 @@ func TestApiTokenStatus(t *testing.T) {
 }
 
 func TestAppAPIStatus(t *testing.T) {
-	accepted := translate.AppAPIResult{Accepted: true, Reason: v1alpha1.ReasonAccepted, Message: "valid"}
-	refused := translate.AppAPIResult{Reason: v1alpha1.ReasonInvalidExpression, Message: "spec.response.body: syntax error"}
-	waiting := translate.AppAPIResult{Reason: v1alpha1.ReasonTokenNotFound, Message: "no ApiToken x"}
+	accepted := translate.Verdict{Accepted: true, Reason: v1alpha1.ReasonAccepted, Message: "valid"}
+	refused := translate.Verdict{Reason: v1alpha1.ReasonInvalidExpression, Message: "spec.response.body: syntax error"}
+	waiting := translate.Verdict{Reason: v1alpha1.ReasonTokenNotFound, Message: "no ApiToken x"}
 	tests := []struct {
 		name         string
-		verdict      translate.AppAPIResult
+		verdict      translate.Verdict
 		served       int64
 		wantAccepted bool
 		wantReady    bool

@@ -106,7 +106,7 @@ func run(o options, log *slog.Logger) error {
 // newSource returns the loop that feeds the gateway its snapshots.
 func newSource(o options, gw *server.Gateway, log *slog.Logger) (func(context.Context) error, error) {
 	if o.manifests != "" {
-		env, err := expr.NewEnv()
+		env, err := expr.NewCompiler()
 		if err != nil {
 			return nil, err
 		}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 // Failure says why a request was not authenticated; it labels metrics and

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 func TestAuthenticate(t *testing.T) {

@@ -1,9 +1,9 @@
 // Package expr compiles and evaluates the CEL expressions and text templates
 // used by gateway pipelines.
 //
-// One [Env] is built per configuration snapshot and shared by every pipeline
-// in it. [Env.Compile] and [Env.CompileBool] turn an expression into a
-// [Program]; [Env.CompileTemplate] turns text with {{ expression }} parts
+// One [Compiler] is built per configuration snapshot and shared by every pipeline
+// in it. [Compiler.Compile] and [Compiler.CompileBool] turn an expression into a
+// [Program]; [Compiler.CompileTemplate] turns text with {{ expression }} parts
 // into a [Template]. Compile errors carry line:column positions. Both report
 // which earlier steps they read ([Program.StepRefs]), so the caller can check
 // the order of steps before any request arrives.

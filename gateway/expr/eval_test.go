@@ -265,7 +265,7 @@ func TestEvalErrorsDoNotLeakSecrets(t *testing.T) {
 	}
 	for _, src := range exprs {
 		t.Run(src, func(t *testing.T) {
-			p, err := testEnv(t).Compile(src)
+			p, err := testCompiler(t).Compile(src)
 			if err != nil {
 				t.Fatalf("Compile(%q): %v", src, err)
 			}
@@ -441,7 +441,7 @@ func TestUUIDFreshPerEval(t *testing.T) {
 }
 
 func TestEvalBool(t *testing.T) {
-	env := testEnv(t)
+	env := testCompiler(t)
 	in := testActivation()
 	tests := []struct {
 		src     string

@@ -30,7 +30,7 @@ type segment struct {
 // time, are line:column of the whole template.
 //
 // There is no escape for a literal "{{"; write {{ '{{' }} instead.
-func (e *Env) CompileTemplate(source string) (*Template, error) {
+func (e *Compiler) CompileTemplate(source string) (*Template, error) {
 	t := &Template{}
 	names := map[string]struct{}{}
 	pos := 0

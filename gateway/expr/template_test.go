@@ -40,7 +40,7 @@ func TestCompileTemplate(t *testing.T) {
 		{name: "trailing brace", src: `{{ 1 }}}`, want: `1}`},
 		{name: "multi line", src: "line1\n{{ request.method }}\n", want: "line1\nPOST\n"},
 	}
-	env := testEnv(t)
+	env := testCompiler(t)
 	in := testActivation()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +93,7 @@ func TestCompileTemplateErrors(t *testing.T) {
 		{name: "type error second line", src: "x\nab{{ vars.x + 1 }}", want: []string{"offset 4", "2:13", "no matching overload"}},
 		{name: "type error after unicode", src: `é{{ foo }}`, want: []string{"1:5", "undeclared reference"}},
 	}
-	env := testEnv(t)
+	env := testCompiler(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := env.CompileTemplate(tt.src)
@@ -137,7 +137,7 @@ func TestRenderValueKinds(t *testing.T) {
 		{src: `{{ request.query.?missing }}`, want: ``},
 		{src: `{{ type(1) }}`, want: `int`},
 	}
-	env := testEnv(t)
+	env := testCompiler(t)
 	in := testActivation()
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestRenderValueKinds(t *testing.T) {
 }
 
 func TestRenderEscapesOnlyValues(t *testing.T) {
-	tmpl, err := testEnv(t).CompileTemplate(`https://api.example.com/u/{{ request.body.name }}?q={{ request.body.q }}#top`)
+	tmpl, err := testCompiler(t).CompileTemplate(`https://api.example.com/u/{{ request.body.name }}?q={{ request.body.q }}#top`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestRenderEscapesOnlyValues(t *testing.T) {
 }
 
 func TestRenderErrors(t *testing.T) {
-	env := testEnv(t)
+	env := testCompiler(t)
 	tmpl, err := env.CompileTemplate("/a/\n  {{ request.body.missing }}")
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +261,7 @@ func FuzzCompileTemplate(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	env := testEnv(f)
+	env := testCompiler(f)
 	f.Fuzz(func(t *testing.T, src string) {
 		tmpl, err := env.CompileTemplate(src)
 		if err != nil {

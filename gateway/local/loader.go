@@ -1,7 +1,7 @@
 // Package local is the gateway's local mode: it reads AppAPI, ApiToken,
 // Environment and Secret manifests from a directory and builds the snapshot
 // that the controllers would publish for them, with no cluster. Translation
-// is the same code the controllers run (gateway/translate), so a directory
+// is the same code the controllers run (internal/translate), so a directory
 // that works locally works when applied to a cluster.
 //
 // What the cluster keeps in Secrets, local mode keeps in a state directory:
@@ -12,8 +12,6 @@ package local
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,8 +24,8 @@ import (
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/expr"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
-	"github.com/appapi-dev/appapi/gateway/translate"
+	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/translate"
 )
 
 // Loader reads a manifests directory into snapshots. Keep one Loader for the
@@ -47,16 +45,15 @@ type Loader struct {
 	// Out receives each newly minted token, once; os.Stdout when nil.
 	Out io.Writer
 	// Expr compiles expressions; a new environment when nil.
-	Expr *expr.Env
+	Expr *expr.Compiler
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
 	mu         sync.Mutex
-	expr       *expr.Env
+	expr       *expr.Compiler
 	translator *translate.Translator
 	translated string // namespace/name of the Environment translator is for
-	previous   *snapshot.Snapshot
-	content    [sha256.Size]byte // of previous, generation aside
+	sequencer  snapshot.Sequencer
 }
 
 // Result is one Load.
@@ -69,7 +66,7 @@ type Result struct {
 	// Environments are the names of every Environment found, sorted.
 	Environments []string
 	// Verdicts are keyed by AppAPI name.
-	Verdicts map[string]translate.AppAPIResult
+	Verdicts map[string]translate.Verdict
 	// Warnings are human-readable: refused AppAPIs, documents that do not
 	// parse, ignored kinds, missing secrets. They never hold a token or a
 	// secret value.
@@ -155,8 +152,8 @@ func (l *Loader) Load() (*Result, error) {
 		// A Translator, like a previous snapshot, serves one Environment.
 		l.translator, l.translated = translate.New(exprEnv), key
 	}
-	if l.previous != nil && l.previous.Namespace == env.Namespace && l.previous.Environment == env.Name {
-		in.Previous = l.previous
+	if prev := l.sequencer.Last(); prev != nil && prev.Namespace == env.Namespace && prev.Environment == env.Name {
+		in.Previous = prev
 	}
 	out, err := l.translator.Translate(in)
 	if err != nil {
@@ -181,29 +178,19 @@ func (l *Loader) Load() (*Result, error) {
 	}
 
 	snap := out.Snapshot
-	content := contentKey(snap)
-	switch {
-	case l.previous == nil:
-		snap.Generation = 1
-	case content == l.content: // the content includes the Environment's name
-		snap.Generation = l.previous.Generation
-	default:
-		snap.Generation = l.previous.Generation + 1
-	}
-	if err := snap.Validate(); err != nil {
+	if _, _, err := l.sequencer.Next(snap); err != nil {
 		return res, fmt.Errorf("%s: the snapshot of Environment %q is not valid: %w", chosen.at, env.Name, err)
 	}
-	l.previous, l.content = snap, content
 	res.Snapshot = snap
 	return res, nil
 }
 
-func (l *Loader) exprEnv() (*expr.Env, error) {
+func (l *Loader) exprEnv() (*expr.Compiler, error) {
 	if l.Expr != nil {
 		return l.Expr, nil
 	}
 	if l.expr == nil {
-		env, err := expr.NewEnv()
+		env, err := expr.NewCompiler()
 		if err != nil {
 			return nil, err
 		}
@@ -376,29 +363,4 @@ func (l *Loader) printTokens(tokens []minted, res *Result) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("could not print %d new tokens (%v): rotate them with the %s annotation to get new ones",
 			len(tokens), err, v1alpha1.RotateAnnotation))
 	}
-}
-
-// contentKey identifies a snapshot's content, generation aside, as the
-// controller compares the encoded objects before publishing.
-func contentKey(s *snapshot.Snapshot) [sha256.Size]byte {
-	c := *s
-	c.Generation = 0
-	h := sha256.New()
-	if enc, err := snapshot.Encode(&c); err == nil {
-		h.Write(enc.Index)
-		for _, shard := range enc.Shards {
-			h.Write(shard)
-		}
-		h.Write(enc.Credentials)
-	} else {
-		// Too large for the cluster's objects, which local mode does not need.
-		data, _ := json.Marshal(struct {
-			Snapshot    *snapshot.Snapshot
-			Credentials snapshot.Credentials
-		}{&c, c.Credentials})
-		h.Write(data)
-	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
 }

@@ -14,10 +14,10 @@ import (
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/expr"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
-var testExpr = sync.OnceValues(expr.NewEnv)
+var testExpr = sync.OnceValues(expr.NewCompiler)
 
 // envHead is the dev Environment and its Secrets.
 const envHead = `# The dev Environment, its secrets and its tokens.

@@ -23,7 +23,7 @@ import (
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/pathtemplate"
 	"github.com/appapi-dev/appapi/gateway/pipeline"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 // Version is the OpenAPI version of the documents Build writes.

@@ -21,7 +21,7 @@ import (
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/expr"
 	"github.com/appapi-dev/appapi/gateway/pathtemplate"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 // DefaultHTTPTimeout bounds an http step that sets no timeout.
@@ -124,7 +124,7 @@ type Response struct {
 // Compile checks and compiles one route. It checks what needs no knowledge of
 // the rest of the Environment; references to tokens, secrets and other routes
 // are checked by the caller.
-func Compile(env *expr.Env, r *snapshot.Route) (*Route, error) {
+func Compile(env *expr.Compiler, r *snapshot.Route) (*Route, error) {
 	c := compiler{env: env}
 	out := &Route{Source: r}
 	var err error
@@ -167,7 +167,7 @@ func Compile(env *expr.Env, r *snapshot.Route) (*Route, error) {
 // compiler carries what the checks of one route share: the field prefix for
 // messages and the names of the steps before the current one.
 type compiler struct {
-	env     *expr.Env
+	env     *expr.Compiler
 	prefix  string
 	earlier []string
 }

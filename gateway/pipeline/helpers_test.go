@@ -9,20 +9,20 @@ import (
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/expr"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 var testNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 var (
 	envOnce sync.Once
-	env     *expr.Env
+	env     *expr.Compiler
 	envErr  error
 )
 
-func testEnv(t testing.TB) *expr.Env {
+func testEnv(t testing.TB) *expr.Compiler {
 	t.Helper()
-	envOnce.Do(func() { env, envErr = expr.NewEnv() })
+	envOnce.Do(func() { env, envErr = expr.NewCompiler() })
 	if envErr != nil {
 		t.Fatal(envErr)
 	}

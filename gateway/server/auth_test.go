@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 // Token texts. Each is distinctive, so that finding one in a log or a body

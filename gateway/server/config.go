@@ -10,7 +10,7 @@ import (
 	"github.com/appapi-dev/appapi/gateway/openapi"
 	"github.com/appapi-dev/appapi/gateway/pipeline"
 	"github.com/appapi-dev/appapi/gateway/router"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 // Config is one snapshot compiled for serving. It is immutable: a new
@@ -27,7 +27,7 @@ type Config struct {
 // compileConfig compiles every route of a validated snapshot. A route that
 // does not compile (a gateway older than the manager, say) is left out and
 // reported; the others are served.
-func compileConfig(s *snapshot.Snapshot, env *expr.Env, client *http.Client, observer pipeline.StepObserver) (*Config, []error) {
+func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver) (*Config, []error) {
 	var problems []error
 	routes := map[string]*pipeline.Route{}
 	var entries []router.Entry[*pipeline.Route]

@@ -14,13 +14,13 @@ import (
 	"github.com/appapi-dev/appapi/gateway/expr"
 	"github.com/appapi-dev/appapi/gateway/metrics"
 	"github.com/appapi-dev/appapi/gateway/pipeline"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 // Gateway serves the App APIs of the snapshot it loaded last.
 type Gateway struct {
 	current atomic.Pointer[Config]
-	expr    *expr.Env
+	expr    *expr.Compiler
 	// client serves every snapshot, so connections to upstreams survive reloads.
 	client  *http.Client
 	metrics *metrics.Metrics
@@ -30,7 +30,7 @@ type Gateway struct {
 
 // New returns a Gateway with no snapshot: it answers 503 until Load succeeds.
 func New(log *slog.Logger, m *metrics.Metrics) (*Gateway, error) {
-	env, err := expr.NewEnv()
+	env, err := expr.NewCompiler()
 	if err != nil {
 		return nil, err
 	}

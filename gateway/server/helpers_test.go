@@ -15,7 +15,7 @@ import (
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/metrics"
 	"github.com/appapi-dev/appapi/gateway/server"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 	"github.com/appapi-dev/appapi/internal/testutil"
 )
 

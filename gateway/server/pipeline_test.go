@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 // TestUpstreamStatuses runs http steps against real upstreams on loopback.

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 func TestRouting(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 // RecordKey is the key of a token's record Secret.

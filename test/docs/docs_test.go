@@ -21,7 +21,7 @@ import (
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/expr"
 	"github.com/appapi-dev/appapi/gateway/pipeline"
-	"github.com/appapi-dev/appapi/gateway/translate"
+	"github.com/appapi-dev/appapi/internal/translate"
 )
 
 // root is the repository root, relative to this package's directory (the
@@ -111,7 +111,7 @@ func readFile(t *testing.T, rel string) string {
 // TestAppAPIExamplesCompile compiles every AppAPI of every yaml block of the
 // example docs, as the controllers do before they accept one.
 func TestAppAPIExamplesCompile(t *testing.T) {
-	env, err := expr.NewEnv()
+	env, err := expr.NewCompiler()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/appapi-dev/appapi/gateway/expr"
 	"github.com/appapi-dev/appapi/gateway/pathtemplate"
 	"github.com/appapi-dev/appapi/gateway/pipeline"
-	"github.com/appapi-dev/appapi/gateway/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
 // Input is everything that decides one Environment's snapshot.
@@ -41,15 +41,14 @@ type Input struct {
 
 // Output is the snapshot and the verdict on each AppAPI.
 type Output struct {
-	// Snapshot carries the previous generation number; the publisher
-	// increments it when the content changed.
+	// Snapshot has no generation: the publisher's snapshot.Sequencer numbers it.
 	Snapshot *snapshot.Snapshot
 	// AppAPIs is keyed by AppAPI name.
-	AppAPIs map[string]AppAPIResult
+	AppAPIs map[string]Verdict
 }
 
-// AppAPIResult is the verdict on one AppAPI.
-type AppAPIResult struct {
+// Verdict is the verdict on one AppAPI.
+type Verdict struct {
 	// Generation is the AppAPI generation that was judged.
 	Generation int64           `json:"generation"`
 	Accepted   bool            `json:"accepted"`
@@ -64,13 +63,13 @@ type AppAPIResult struct {
 // 10,000 AppAPIs takes seconds, re-using the results takes milliseconds. Use
 // one Translator per Environment: each call forgets the specs it did not see.
 type Translator struct {
-	env   *expr.Env
+	env   *expr.Compiler
 	mu    sync.Mutex
 	cache map[[sha256.Size]byte]error
 }
 
 // New returns a Translator that compiles with env.
-func New(env *expr.Env) *Translator {
+func New(env *expr.Compiler) *Translator {
 	return &Translator{env: env, cache: map[[sha256.Size]byte]error{}}
 }
 
@@ -79,12 +78,12 @@ type candidate struct {
 	app *v1alpha1.AppAPI
 	// judged and judgedRoute are the verdict and route of the AppAPI alone,
 	// before paths and calls across AppAPIs are resolved.
-	judged      AppAPIResult
+	judged      Verdict
 	judgedRoute *snapshot.Route
 	// callRefusal, once set, takes the route out for good: its calls do
 	// not resolve.
-	callRefusal *AppAPIResult
-	result      AppAPIResult
+	callRefusal *Verdict
+	result      Verdict
 	route       *snapshot.Route // nil when no generation is served
 	key         string          // method and path key of route
 }
@@ -115,14 +114,11 @@ func (t *Translator) Translate(in Input) (*Output, error) {
 
 	resolveAcrossAppAPIs(cands)
 
-	out := &Output{AppAPIs: make(map[string]AppAPIResult, len(cands))}
+	out := &Output{AppAPIs: make(map[string]Verdict, len(cands))}
 	snap := &snapshot.Snapshot{
 		Version: snapshot.Version, Namespace: env.Namespace, Environment: env.Name,
 		Settings: settings, Variables: env.Spec.Variables,
 		Credentials: snapshot.Credentials{Tokens: sortedTokens(in.Tokens), Secrets: in.SecretValues},
-	}
-	if in.Previous != nil {
-		snap.Generation = in.Previous.Generation
 	}
 	for _, c := range cands {
 		if c.route != nil {
@@ -139,7 +135,7 @@ func (t *Translator) Translate(in Input) (*Output, error) {
 // judge decides one AppAPI's verdict and the route it would serve, before
 // paths and calls across AppAPIs are considered.
 func (t *Translator) judge(app *v1alpha1.AppAPI, in Input, seen map[[sha256.Size]byte]bool) *candidate {
-	c := &candidate{app: app, result: AppAPIResult{Generation: app.Generation}}
+	c := &candidate{app: app, result: Verdict{Generation: app.Generation}}
 	route := RouteOf(app)
 	err := t.compile(route, seen)
 	if err == nil {
@@ -326,7 +322,7 @@ func widensAccess(from, to v1alpha1.Authentication) string {
 
 // refuseCalls refuses a candidate for its calls, and remembers it.
 func refuseCalls(c *candidate, reason v1alpha1.Reason, message string) {
-	c.callRefusal = &AppAPIResult{Reason: reason, Message: message}
+	c.callRefusal = &Verdict{Reason: reason, Message: message}
 	refuse(c, reason, message)
 }
 

@@ -16,7 +16,7 @@ import (
 // The baseline is a cold translation, every AppAPI compiled, as after a
 // manager restart.
 func BenchmarkTranslate(b *testing.B) {
-	env, err := expr.NewEnv()
+	env, err := expr.NewCompiler()
 	if err != nil {
 		b.Fatal(err)
 	}

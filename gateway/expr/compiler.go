@@ -18,16 +18,16 @@ const (
 	VarNow     = "now"
 )
 
-// Env is the CEL environment shared by every pipeline of one snapshot.
+// Compiler compiles expressions and templates in the CEL environment shared by every pipeline of one snapshot.
 // Building it is comparatively expensive, so build it once and reuse it; it
 // is safe for concurrent use.
-type Env struct {
+type Compiler struct {
 	cel *cel.Env
 }
 
-// NewEnv builds the environment with the variables, extension libraries and
+// NewCompiler builds the compiler with the variables, extension libraries and
 // custom functions described in the package documentation.
-func NewEnv() (*Env, error) {
+func NewCompiler() (*Compiler, error) {
 	opts := []cel.EnvOption{
 		cel.VariableWithDoc(VarRequest, cel.MapType(cel.StringType, cel.DynType),
 			"the incoming request: method, path, params, query, headers, body, text"),
@@ -67,14 +67,14 @@ func NewEnv() (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expr: build CEL environment: %w", err)
 	}
-	return &Env{cel: env}, nil
+	return &Compiler{cel: env}, nil
 }
 
 // Compile parses and type-checks one expression. The error, if any, lists
 // every problem with its line:column position in source.
-func (e *Env) Compile(source string) (*Program, error) {
+func (e *Compiler) Compile(source string) (*Program, error) {
 	if e == nil || e.cel == nil {
-		return nil, errors.New("expr: nil Env")
+		return nil, errors.New("expr: nil Compiler")
 	}
 	checked, iss := e.cel.Compile(source)
 	if iss != nil && iss.Err() != nil {
@@ -101,7 +101,7 @@ func (e *Env) Compile(source string) (*Program, error) {
 // CompileBool is Compile for conditions. dyn is accepted because values read
 // from request bodies and step outputs are only typed at run time; Eval of
 // such a program may still return a non-bool, which the caller must reject.
-func (e *Env) CompileBool(source string) (*Program, error) {
+func (e *Compiler) CompileBool(source string) (*Program, error) {
 	p, err := e.Compile(source)
 	if err != nil {
 		return nil, err

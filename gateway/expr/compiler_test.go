@@ -9,25 +9,25 @@ import (
 )
 
 var (
-	sharedEnvOnce sync.Once
-	sharedEnv     *Env
-	sharedEnvErr  error
+	sharedOnce sync.Once
+	shared     *Compiler
+	sharedErr  error
 )
 
-// testEnv shares one Env across tests, as production code does, which also
+// testEnv shares one Compiler across tests, as production code does, which also
 // keeps the tests fast on a busy machine.
-func testEnv(t testing.TB) *Env {
+func testCompiler(t testing.TB) *Compiler {
 	t.Helper()
-	sharedEnvOnce.Do(func() { sharedEnv, sharedEnvErr = NewEnv() })
-	if sharedEnvErr != nil {
-		t.Fatalf("NewEnv: %v", sharedEnvErr)
+	sharedOnce.Do(func() { shared, sharedErr = NewCompiler() })
+	if sharedErr != nil {
+		t.Fatalf("NewCompiler: %v", sharedErr)
 	}
-	return sharedEnv
+	return shared
 }
 
 func mustCompile(t testing.TB, src string) *Program {
 	t.Helper()
-	p, err := testEnv(t).Compile(src)
+	p, err := testCompiler(t).Compile(src)
 	if err != nil {
 		t.Fatalf("Compile(%q): %v", src, err)
 	}
@@ -98,7 +98,7 @@ func TestCompile(t *testing.T) {
 			wantErr: []string{"invalid expression"},
 		},
 	}
-	env := testEnv(t)
+	env := testCompiler(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := env.Compile(tt.src)
@@ -135,7 +135,7 @@ func TestCompileBool(t *testing.T) {
 		{src: `[true]`, wantErr: "must evaluate to a bool, got list(bool)"},
 		{src: `foo`, wantErr: "undeclared reference"},
 	}
-	env := testEnv(t)
+	env := testCompiler(t)
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
 			_, err := env.CompileBool(tt.src)
