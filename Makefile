@@ -11,6 +11,8 @@ LOCALBIN := $(CURDIR)/bin
 ENVTEST_DIR := $(LOCALBIN)/k8s
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+# Redocly CLI, at the version of hack/redocly/package-lock.json.
+REDOCLY := $(CURDIR)/hack/redocly/node_modules/.bin/redocly
 
 # Tests find the control plane here, like setup-envtest's KUBEBUILDER_ASSETS.
 export KUBEBUILDER_ASSETS := $(ENVTEST_DIR)
@@ -52,12 +54,16 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: verify
-verify: manifests generate ## Fail when generated files or formatting drift from the sources.
+verify: manifests generate lint-openapi ## Fail when generated files or formatting drift from the sources.
 	go run ./hack/apidocs -check
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 	@git diff --exit-code -- api config || { echo "generated files are out of date: run 'make manifests generate' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- api config)" || { echo "untracked generated files: run 'make manifests generate' and commit"; git status --porcelain -- api config; exit 1; }
+
+.PHONY: lint-openapi
+lint-openapi: $(REDOCLY) ## Lint the gateway's /openapi.json documents with Redocly CLI's recommended rules.
+	REDOCLY=$(REDOCLY) go test ./gateway/openapi/ -count=1
 
 .PHONY: test
 test: envtest ## Run the unit and envtest suites.
@@ -114,6 +120,11 @@ undeploy: ## Remove the manager and the CRDs.
 	$(deploy-manifests) | $(KUBECTL) delete --ignore-not-found -f -
 
 ##@ Tools
+
+$(REDOCLY): hack/redocly/package.json hack/redocly/package-lock.json
+	@command -v npm >/dev/null || { echo "make lint-openapi needs npm, with Node.js 20.19+ or 22.12+, to install Redocly CLI (hack/redocly)"; exit 1; }
+	npm ci --prefix hack/redocly --engine-strict --no-audit --no-fund
+	@touch $@
 
 $(CONTROLLER_GEN):
 	GOBIN=$(LOCALBIN)/.tmp go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)

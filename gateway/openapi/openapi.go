@@ -44,9 +44,11 @@ const (
 )
 
 // Build returns an OpenAPI 3.1 document of the snapshot's routes, as served by
-// the gateway at serverURL (may be empty). The document is indented JSON and
-// depends only on its arguments: paths, methods and every other object's keys
-// are sorted, so equal snapshots give equal bytes.
+// the gateway at serverURL, an absolute http or https URL. With an empty
+// serverURL the document has no server, which OpenAPI reads as "/": WithServer
+// must add one before the document is served (see Server). The document is
+// indented JSON and depends only on its arguments: paths, methods and every
+// other object's keys are sorted, so equal snapshots give equal bytes.
 //
 // Routes whose paths differ only in parameter names, such as GET
 // /orders/{id} and DELETE /orders/{orderId}, match the same requests, and
@@ -65,10 +67,12 @@ func Build(s *snapshot.Snapshot, serverURL string) ([]byte, error) {
 		Paths:      map[string]map[string]*operation{},
 		Components: newComponents(),
 	}
-	if u := strings.TrimRight(serverURL, "/"); u != "" {
-		doc.Servers = []server{{URL: u}}
-	} else if serverURL != "" {
-		doc.Servers = []server{{URL: "/"}}
+	if serverURL != "" {
+		u, err := absoluteURL(serverURL)
+		if err != nil {
+			return nil, fmt.Errorf("openapi: %w", err)
+		}
+		doc.Servers = []Server{{URL: u}}
 	}
 
 	groups, err := groupRoutes(s.Routes)
@@ -92,6 +96,11 @@ func Build(s *snapshot.Snapshot, serverURL string) ([]byte, error) {
 		return nil, fmt.Errorf("openapi: %w", err)
 	}
 
+	return encode(doc)
+}
+
+// encode writes a document as Build does.
+func encode(doc any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -427,7 +436,7 @@ func newComponents() components {
 type document struct {
 	OpenAPI    string                           `json:"openapi"`
 	Info       info                             `json:"info"`
-	Servers    []server                         `json:"servers,omitempty"`
+	Servers    []Server                         `json:"servers,omitempty"`
 	Paths      map[string]map[string]*operation `json:"paths"`
 	Components components                       `json:"components"`
 }
@@ -435,10 +444,6 @@ type document struct {
 type info struct {
 	Title   string `json:"title"`
 	Version string `json:"version"`
-}
-
-type server struct {
-	URL string `json:"url"`
 }
 
 type components struct {

@@ -9,7 +9,7 @@ import (
 // AdminHandler serves the admin port: probes, metrics and the OpenAPI
 // document. It is a separate listener so that no App API path can shadow
 // these, and so that it can stay off the public Service.
-func (g *Gateway) AdminHandler() http.Handler {
+func (g *Gateway) AdminHandler(opts ...AdminOption) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -22,14 +22,6 @@ func (g *Gateway) AdminHandler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		cfg := g.current.Load()
-		if cfg == nil || cfg.OpenAPI == nil {
-			http.Error(w, errNoConfig.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(cfg.OpenAPI)
-	})
+	mux.HandleFunc("GET /openapi.json", g.serveOpenAPI(opts))
 	return mux
 }
