@@ -17,7 +17,7 @@ import (
 // snapshot builds a new Config, and requests in flight finish on the old one.
 type Config struct {
 	Snapshot *snapshot.Snapshot
-	Router   *router.Router[*pipeline.Route]
+	Router   *router.Router[*pipeline.Endpoint]
 	Tokens   *auth.Set
 	Runtime  *pipeline.Runtime
 	// OpenAPI is the document served at /openapi.json.
@@ -29,8 +29,8 @@ type Config struct {
 // reported; the others are served.
 func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver) (*Config, []error) {
 	var problems []error
-	routes := map[string]*pipeline.Route{}
-	var entries []router.Entry[*pipeline.Route]
+	endpoints := map[string]*pipeline.Endpoint{}
+	var entries []router.Entry[*pipeline.Endpoint]
 	for i := range s.Routes {
 		r := &s.Routes[i]
 		compiled, err := pipeline.Compile(env, r)
@@ -38,8 +38,8 @@ func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client
 			problems = append(problems, fmt.Errorf("route %s: %w", r.Name, err))
 			continue
 		}
-		routes[r.Name] = compiled
-		entries = append(entries, router.Entry[*pipeline.Route]{Method: r.Method, Path: compiled.Path, Handler: compiled})
+		endpoints[r.Name] = compiled
+		entries = append(entries, router.Entry[*pipeline.Endpoint]{Method: r.Method, Path: compiled.Path, Handler: compiled})
 	}
 	rt, err := router.New(entries)
 	if err != nil {
@@ -57,7 +57,7 @@ func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client
 		OpenAPI:  doc,
 		Runtime: &pipeline.Runtime{
 			Vars: s.Variables, Secrets: s.Credentials.Secrets,
-			HTTPClient: client, Routes: routes, Observer: observer,
+			HTTPClient: client, Endpoints: endpoints, Observer: observer,
 		},
 	}, problems
 }

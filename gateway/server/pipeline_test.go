@@ -10,17 +10,12 @@ import (
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // TestUpstreamStatuses runs http steps against real upstreams on loopback.
 func TestUpstreamStatuses(t *testing.T) {
-	// An address nobody listens on any more.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	downAddr := ln.Addr().String()
-	_ = ln.Close()
+	downAddr := testutil.UnusedAddr(t)
 	_, downPort, _ := net.SplitHostPort(downAddr)
 
 	release := make(chan struct{})

@@ -3,20 +3,24 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/expr"
 )
+
+// defaultHTTPTimeout bounds an http step that sets no timeout.
+const defaultHTTPTimeout = 10 * time.Second
 
 // defaultClient serves http steps of a Runtime without an HTTPClient.
 var defaultClient = NewUpstreamClient()
@@ -44,17 +48,110 @@ func (rt *Runtime) client() *http.Client {
 	return defaultClient
 }
 
-// http runs an http step. Its output is {status, headers, body}. None of
-// its errors mentions the URL: it may hold secrets, and the upstream's
-// address is internal.
-func (x *execution) http(ctx context.Context, st *Step) (any, error) {
-	h := st.Source.HTTP
-	method := h.Method
-	if method == "" {
-		method = http.MethodGet
-	}
+// httpOp sends one HTTP request. Its output is {status, headers, body}.
+// None of its errors mentions the URL: it may hold secrets, and the
+// upstream's address is internal.
+type httpOp struct {
+	method string
+	url    *expr.Template
+	// urlRawParts counts the parts of url that build its scheme and host:
+	// configuration, inserted unescaped.
+	urlRawParts int
+	headers     map[string]*expr.Template
+	query       map[string]*expr.Template
+	body        *expr.Program
+	bodyText    *expr.Template
+	timeout     time.Duration
+}
 
-	raw, err := st.URL.RenderRawPrefix(ctx, x.act, expr.EscapeURLValue, st.URLRawParts)
+func init() {
+	register("http", compileHTTP)
+}
+
+func compileHTTP(c *compiler, s *v1alpha1.Step) (operation, error) {
+	h := s.HTTP
+	op := &httpOp{method: h.Method}
+	if op.method == "" {
+		op.method = http.MethodGet
+	}
+	var err error
+	if op.url, err = c.template("http.url", h.URL); err != nil {
+		return nil, err
+	}
+	if op.url.IsLiteral() {
+		if u, perr := url.Parse(h.URL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, c.fail(v1alpha1.ReasonInvalidSpec, "http.url", "%q is not an absolute http or https URL", h.URL)
+		}
+	} else if op.urlRawParts, err = urlAuthorityParts(op.url); err != nil {
+		return nil, c.fail(v1alpha1.ReasonInvalidSpec, "http.url", "%v", err)
+	}
+	if op.headers, err = c.headers("http.headers", h.Headers); err != nil {
+		return nil, err
+	}
+	if op.query, err = c.templates("http.query", h.Query); err != nil {
+		return nil, err
+	}
+	if op.body, err = c.program("http.body", h.Body); err != nil {
+		return nil, err
+	}
+	if op.bodyText, err = c.template("http.bodyText", h.BodyText); err != nil {
+		return nil, err
+	}
+	op.timeout, err = c.duration("http.timeout", h.Timeout, defaultHTTPTimeout)
+	return op, err
+}
+
+// configVariable is the one kind of expression that may build a URL's
+// scheme and host: an Environment variable.
+var configVariable = regexp.MustCompile(`^vars\.[A-Za-z_][A-Za-z0-9_]*$`)
+
+// urlAuthorityParts checks that only configuration decides where a request
+// goes: until the URL's scheme and host end (at the first "/", "?" or "#"
+// after "://", or after a leading {{ vars.<name> }} base URL), every
+// expression must be an Environment variable. It returns how many parts
+// that is; their values are inserted unescaped, all later ones escaped. A
+// value from the request in the host would let a caller send the gateway's
+// requests anywhere, and escaping cannot stop that: host names are made of
+// characters that need no escaping.
+func urlAuthorityParts(t *expr.Template) (int, error) {
+	const explain = "the scheme and host of an http URL must be literal text or {{ vars.<name> }}, e.g. https://api.example.com/{{ request.params.id }} or {{ vars.baseURL }}/orders"
+	parts := t.Parts()
+	sawScheme := false
+	for i, p := range parts {
+		if p.Expression != "" {
+			if !configVariable.MatchString(p.Expression) {
+				return 0, fmt.Errorf("{{ %s }} is in the URL's scheme or host: %s", p.Expression, explain)
+			}
+			if i == 0 {
+				// A leading variable is a whole base URL, scheme included.
+				sawScheme = true
+			}
+			continue
+		}
+		text := p.Text
+		if !sawScheme {
+			lower := strings.ToLower(text)
+			if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+				return 0, errors.New("must start with http:// or https://, or with {{ vars.<name> }} holding a base URL; " + explain)
+			}
+			sawScheme = true
+			text = text[strings.Index(text, "://")+3:]
+		}
+		if strings.ContainsAny(text, "/?#") {
+			return i, nil
+		}
+	}
+	return len(parts), nil
+}
+
+func (op *httpOp) run(ctx context.Context, x *execution) (any, *Result, error) {
+	out, err := op.exchange(ctx, x)
+	return out, nil, err
+}
+
+// exchange sends the request and reads the answer.
+func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
+	raw, err := op.url.RenderRawPrefix(ctx, x.act, expr.EscapeURLValue, op.urlRawParts)
 	if err != nil {
 		return nil, exprError("http.url", err)
 	}
@@ -68,10 +165,10 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 		return nil, newError(http.StatusBadRequest, TitleInvalidURLValue,
 			`a value inserted into the URL's path is "." or ".."`)
 	}
-	if len(st.Query) > 0 {
-		values := make(url.Values, len(st.Query))
-		for _, name := range slices.Sorted(maps.Keys(st.Query)) {
-			v, err := x.render(ctx, "http.query["+name+"]", st.Query[name], nil)
+	if len(op.query) > 0 {
+		values := make(url.Values, len(op.query))
+		for _, name := range slices.Sorted(maps.Keys(op.query)) {
+			v, err := x.render(ctx, "http.query["+name+"]", op.query[name], nil)
 			if err != nil {
 				return nil, err
 			}
@@ -87,8 +184,8 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 	var body []byte
 	contentType := ""
 	switch {
-	case st.Body != nil:
-		v, err := x.eval(ctx, "http.body", st.Body)
+	case op.body != nil:
+		v, err := x.eval(ctx, "http.body", op.body)
 		if err != nil {
 			return nil, err
 		}
@@ -97,8 +194,8 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 				"the body cannot be encoded as JSON (NaN or infinity?)")
 		}
 		contentType = "application/json"
-	case st.BodyText != nil:
-		s, err := x.render(ctx, "http.bodyText", st.BodyText, nil)
+	case op.bodyText != nil:
+		s, err := x.render(ctx, "http.bodyText", op.bodyText, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -106,14 +203,14 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 		contentType = "text/plain; charset=utf-8"
 	}
 
-	headers := make(http.Header, len(st.Headers)+1)
+	headers := make(http.Header, len(op.headers)+1)
 	host := ""
-	for _, name := range slices.Sorted(maps.Keys(st.Headers)) {
-		v, err := x.render(ctx, "http.headers["+name+"]", st.Headers[name], nil)
+	for _, name := range slices.Sorted(maps.Keys(op.headers)) {
+		v, err := x.render(ctx, "http.headers["+name+"]", op.headers[name], nil)
 		if err != nil {
 			return nil, err
 		}
-		if !validHeaderName(name) || !validHeaderValue(v) {
+		if !validHeaderValue(v) {
 			return nil, newError(http.StatusInternalServerError, TitleInvalidHeader,
 				"the request header %q is not a valid header (a line break or control character in its value?)", name)
 		}
@@ -128,15 +225,15 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 	}
 
 	sctx, cancel := context.WithCancel(ctx)
-	if st.Timeout > 0 {
-		sctx, cancel = context.WithTimeout(ctx, st.Timeout)
+	if op.timeout > 0 {
+		sctx, cancel = context.WithTimeout(ctx, op.timeout)
 	}
 	defer cancel()
 	var reader io.Reader
 	if body != nil {
 		reader = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(sctx, method, u.String(), reader)
+	req, err := http.NewRequestWithContext(sctx, op.method, u.String(), reader)
 	if err != nil {
 		return nil, newError(http.StatusBadGateway, TitleUpstreamFailed, "the request cannot be built from the URL and method")
 	}
@@ -147,7 +244,7 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 
 	resp, err := x.rt.client().Do(req)
 	if err != nil {
-		return nil, upstreamError(ctx, sctx, err, st.Timeout, "connection to the upstream failed")
+		return nil, upstreamError(ctx, sctx, err, op.timeout, "connection to the upstream failed")
 	}
 	defer func() { _ = resp.Body.Close() }()
 
@@ -157,7 +254,7 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, upstreamError(ctx, sctx, err, st.Timeout, "reading the upstream's response failed")
+		return nil, upstreamError(ctx, sctx, err, op.timeout, "reading the upstream's response failed")
 	}
 	if int64(len(data)) > limit {
 		return nil, tooLarge(limit)
@@ -172,7 +269,7 @@ func (x *execution) http(ctx context.Context, st *Step) (any, error) {
 		out = nil
 		if len(bytes.TrimSpace(data)) > 0 {
 			var err error
-			if out, err = DecodeJSON(data); err != nil {
+			if out, err = decodeJSON(data); err != nil {
 				return nil, newError(http.StatusBadGateway, TitleUpstreamInvalid,
 					"the upstream's response is not valid JSON, although its Content-Type says it is")
 			}
@@ -213,25 +310,4 @@ func hasDotSegment(escaped string) bool {
 		}
 	}
 	return false
-}
-
-// isJSON reports whether a Content-Type is application/json or +json.
-func isJSON(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		mt, _, _ = strings.Cut(contentType, ";")
-		mt = strings.ToLower(strings.TrimSpace(mt))
-	}
-	return mt == "application/json" || strings.HasSuffix(mt, "+json")
-}
-
-// encodeJSON encodes compactly, without HTML escaping.
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
