@@ -11,8 +11,8 @@ import (
 var sharedCompiler = sync.OnceValues(NewCompiler)
 
 // testCompiler shares one Compiler across tests, as production code does,
-// which also keeps the tests fast on a busy machine. It is
-// internal/testutil.Compiler, which this package's tests cannot import: it
+// which also keeps the tests fast on a busy machine. It mirrors
+// internal/testutil.Compiler, which these tests cannot use: testutil
 // imports this package.
 func testCompiler(t testing.TB) *Compiler {
 	t.Helper()
