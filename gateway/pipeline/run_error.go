@@ -121,7 +121,7 @@ func timeoutError() *RunError {
 		Detail: "the App API did not finish within the request timeout", cause: context.DeadlineExceeded}
 }
 
-// contextError returns what Run returns once ctx is done: the context's own
+// contextError returns what run returns once ctx is done: the context's own
 // error when the caller went away (nobody reads an answer), a 504 *RunError
 // when the deadline passed, and nil while ctx is live.
 func contextError(ctx context.Context) error {
