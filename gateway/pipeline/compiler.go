@@ -53,38 +53,31 @@ func (c *compiler) checkRefs(field string, r reads) error {
 
 // program compiles a CEL expression; "" is no program.
 func (c *compiler) program(field, source string) (*expr.Program, error) {
-	if source == "" {
-		return nil, nil
-	}
-	p, err := c.expr.Compile(source)
-	if err != nil {
-		return nil, c.fail(v1alpha1.ReasonInvalidExpression, field, "%v", err)
-	}
-	return p, c.checkRefs(field, p)
+	return compileExpression(c, field, source, c.expr.Compile)
 }
 
 // condition compiles a CEL expression that must be a bool; "" is none.
 func (c *compiler) condition(field, source string) (*expr.Program, error) {
-	if source == "" {
-		return nil, nil
-	}
-	p, err := c.expr.CompileBool(source)
-	if err != nil {
-		return nil, c.fail(v1alpha1.ReasonInvalidExpression, field, "%v", err)
-	}
-	return p, c.checkRefs(field, p)
+	return compileExpression(c, field, source, c.expr.CompileBool)
 }
 
 // template compiles a template; "" is no template.
 func (c *compiler) template(field, source string) (*expr.Template, error) {
+	return compileExpression(c, field, source, c.expr.CompileTemplate)
+}
+
+// compileExpression compiles source with compile and checks the steps it
+// reads; "" compiles to nothing.
+func compileExpression[T reads](c *compiler, field, source string, compile func(string) (T, error)) (T, error) {
+	var none T
 	if source == "" {
-		return nil, nil
+		return none, nil
 	}
-	t, err := c.expr.CompileTemplate(source)
+	compiled, err := compile(source)
 	if err != nil {
-		return nil, c.fail(v1alpha1.ReasonInvalidExpression, field, "%v", err)
+		return none, c.fail(v1alpha1.ReasonInvalidExpression, field, "%v", err)
 	}
-	return t, c.checkRefs(field, t)
+	return compiled, c.checkRefs(field, compiled)
 }
 
 // templates compiles a map of templates, such as query parameters.
