@@ -10,12 +10,12 @@ import (
 // step is a compiled step: its name, its condition, what it does on error,
 // and its one operation.
 type step struct {
-	name string
-	// operation is the operation's field name, e.g. http: the metrics label.
-	operation string
-	when      *expr.Program
-	onError   v1alpha1.OnError
-	op        operation
+	name    string
+	when    *expr.Program
+	onError v1alpha1.OnError
+	op      operation
+	// opName is the operation's field name in v1alpha1.Step, e.g. http.
+	opName string
 }
 
 // operation is one compiled operation of a step. Each lives in its own
@@ -54,14 +54,14 @@ func (c *compiler) step(s *v1alpha1.Step) (step, error) {
 	if len(ops) != 1 {
 		return out, c.fail(v1alpha1.ReasonInvalidSpec, "", "step %q sets %d operations; set exactly one", s.Name, len(ops))
 	}
-	out.operation = ops[0]
+	out.opName = ops[0]
 	var err error
 	if out.when, err = c.condition("when", s.When); err != nil {
 		return out, err
 	}
-	compile, ok := operationCompilers[out.operation]
+	compile, ok := operationCompilers[out.opName]
 	if !ok {
-		return out, c.fail(v1alpha1.ReasonInvalidSpec, out.operation, "this gateway does not run %s steps", out.operation)
+		return out, c.fail(v1alpha1.ReasonInvalidSpec, out.opName, "this gateway does not run %s steps", out.opName)
 	}
 	out.op, err = compile(c, s)
 	return out, err

@@ -151,7 +151,7 @@ func (e *Endpoint) run(ctx context.Context, rt *Runtime, req *request, token map
 			continue
 		}
 		if rt.Observer != nil {
-			rt.Observer.StepDone(e.name(), st.name, st.operation, time.Since(start), err)
+			rt.Observer.StepDone(e.name(), st.name, st.opName, time.Since(start), err)
 		}
 		if err != nil {
 			if cerr := contextError(ctx); cerr != nil {

@@ -13,9 +13,9 @@ import (
 	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
-// Config is one snapshot compiled for serving. It is immutable: a new
-// snapshot builds a new Config, and requests in flight finish on the old one.
-type Config struct {
+// config is one snapshot compiled for serving. It is immutable: a new
+// snapshot builds a new config, and requests in flight finish on the old one.
+type config struct {
 	Snapshot *snapshot.Snapshot
 	Router   *router.Router[*pipeline.Endpoint]
 	Tokens   *auth.Set
@@ -27,7 +27,7 @@ type Config struct {
 // compileConfig compiles every route of a validated snapshot. A route that
 // does not compile (a gateway older than the manager, say) is left out and
 // reported; the others are served.
-func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver) (*Config, []error) {
+func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver) (*config, []error) {
 	var problems []error
 	endpoints := map[string]*pipeline.Endpoint{}
 	var entries []router.Entry[*pipeline.Endpoint]
@@ -50,7 +50,7 @@ func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client
 	if err != nil {
 		problems = append(problems, fmt.Errorf("openapi: %w", err))
 	}
-	return &Config{
+	return &config{
 		Snapshot: s,
 		Router:   rt,
 		Tokens:   auth.NewSet(s.Credentials.Tokens),

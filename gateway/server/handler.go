@@ -109,7 +109,7 @@ func methodLabel(method string) string {
 }
 
 // authenticate applies the AppAPI's authentication and API key filtering.
-func (g *Gateway) authenticate(x *exchange, cfg *Config, endpoint *pipeline.Endpoint) (map[string]any, bool) {
+func (g *Gateway) authenticate(x *exchange, cfg *config, endpoint *pipeline.Endpoint) (map[string]any, bool) {
 	a := endpoint.Source.Authentication
 	if a.Mode == v1alpha1.AuthenticationNone {
 		return map[string]any{}, true
