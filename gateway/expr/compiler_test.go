@@ -8,21 +8,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var (
-	sharedOnce sync.Once
-	shared     *Compiler
-	sharedErr  error
-)
+var sharedCompiler = sync.OnceValues(NewCompiler)
 
-// testEnv shares one Compiler across tests, as production code does, which also
-// keeps the tests fast on a busy machine.
+// testCompiler shares one Compiler across tests, as production code does,
+// which also keeps the tests fast on a busy machine. It mirrors
+// internal/testutil.Compiler, which these tests cannot use: testutil
+// imports this package.
 func testCompiler(t testing.TB) *Compiler {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = NewCompiler() })
-	if sharedErr != nil {
-		t.Fatalf("NewCompiler: %v", sharedErr)
+	c, err := sharedCompiler()
+	if err != nil {
+		t.Fatalf("NewCompiler: %v", err)
 	}
-	return shared
+	return c
 }
 
 func mustCompile(t testing.TB, src string) *Program {

@@ -8,16 +8,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/gateway/expr"
 	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
-
-var testExpr = sync.OnceValues(expr.NewCompiler)
 
 // envHead is the dev Environment and its Secrets.
 const envHead = `# The dev Environment, its secrets and its tokens.
@@ -121,11 +118,7 @@ func setup(t *testing.T) (dir, state string) {
 
 func newLoader(t *testing.T, dir, state string, out *bytes.Buffer) *Loader {
 	t.Helper()
-	env, err := testExpr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Loader{Dir: dir, StateDir: state, Out: out, Expr: env}
+	return &Loader{Dir: dir, StateDir: state, Out: out, Expr: testutil.Compiler(t)}
 }
 
 func load(t *testing.T, l *Loader) *Result {

@@ -5,10 +5,13 @@ package metrics
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/appapi-dev/appapi/api/v1alpha1"
 )
 
 // Metrics are the gateway's collectors, registered on their own registry.
@@ -40,8 +43,9 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12),
 		}, []string{"appapi"}),
 		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "appapi_gateway_step_duration_seconds",
-			Help:    "Time a pipeline step took, by AppAPI, step, operation and outcome.",
+			Name: "appapi_gateway_step_duration_seconds",
+			Help: "Time a pipeline step took, by AppAPI, step, operation (" +
+				strings.Join(v1alpha1.StepOperations(), ", ") + ") and outcome (ok or error).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
 		}, []string{"appapi", "step", "operation", "outcome"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{

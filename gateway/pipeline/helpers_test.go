@@ -3,36 +3,20 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/gateway/expr"
 	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 var testNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-var (
-	envOnce sync.Once
-	env     *expr.Compiler
-	envErr  error
-)
-
-func testEnv(t testing.TB) *expr.Compiler {
+// compileEndpoint compiles an AppAPI named name (POST /name) with steps and response.
+func compileEndpoint(t testing.TB, name string, steps []v1alpha1.Step, resp v1alpha1.Response) *Endpoint {
 	t.Helper()
-	envOnce.Do(func() { env, envErr = expr.NewCompiler() })
-	if envErr != nil {
-		t.Fatal(envErr)
-	}
-	return env
-}
-
-// compileRoute compiles a route named name (POST /name) with steps and response.
-func compileRoute(t testing.TB, name string, steps []v1alpha1.Step, resp v1alpha1.Response) *Route {
-	t.Helper()
-	r, err := Compile(testEnv(t), &snapshot.Route{Name: name, Method: "POST", Path: "/" + name, Steps: steps, Response: resp})
+	r, err := Compile(testutil.Compiler(t), &snapshot.Route{Name: name, Method: "POST", Path: "/" + name, Steps: steps, Response: resp})
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
@@ -47,16 +31,16 @@ func testRuntime() *Runtime {
 	}
 }
 
-func run(t testing.TB, r *Route, rt *Runtime, req *Request) (*Result, error) {
+func run(t testing.TB, r *Endpoint, rt *Runtime, req *request) (*Result, error) {
 	t.Helper()
 	if req == nil {
-		req = &Request{Method: "POST", Path: "/" + r.Source.Name}
+		req = &request{Method: "POST", Path: "/" + r.Source.Name}
 	}
-	return r.Run(context.Background(), rt, req, map[string]any{"name": "svc", "id": "t1"})
+	return r.run(context.Background(), rt, req, map[string]any{"name": "svc", "id": "t1"})
 }
 
 // mustRun runs and fails the test on error.
-func mustRun(t testing.TB, r *Route, rt *Runtime, req *Request) *Result {
+func mustRun(t testing.TB, r *Endpoint, rt *Runtime, req *request) *Result {
 	t.Helper()
 	res, err := run(t, r, rt, req)
 	if err != nil {
@@ -65,25 +49,21 @@ func mustRun(t testing.TB, r *Route, rt *Runtime, req *Request) *Result {
 	return res
 }
 
-// runError runs, expects an *Error and checks its status.
-func runError(t testing.TB, r *Route, rt *Runtime, req *Request, status int) *Error {
+// runError runs, expects a *RunError and checks its status.
+func runError(t testing.TB, r *Endpoint, rt *Runtime, req *request, status int) *RunError {
 	t.Helper()
 	res, err := run(t, r, rt, req)
 	if err == nil {
 		t.Fatalf("Run = %+v, want an error with status %d", res, status)
 	}
-	var e *Error
+	var e *RunError
 	if !errors.As(err, &e) {
-		t.Fatalf("Run error = %T %v, want *Error", err, err)
+		t.Fatalf("Run error = %T %v, want *RunError", err, err)
 	}
 	if e.Status != status {
 		t.Fatalf("status = %d (%v), want %d", e.Status, e, status)
 	}
 	return e
-}
-
-func transform(name, value string) v1alpha1.Step {
-	return v1alpha1.Step{Name: name, Transform: &v1alpha1.TransformOperation{Value: value}}
 }
 
 func body(expression string) v1alpha1.Response { return v1alpha1.Response{Body: expression} }

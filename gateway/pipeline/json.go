@@ -6,15 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strconv"
+	"strings"
 )
 
-// DecodeJSON decodes a request's or an upstream's JSON the same way, so that
+// decodeJSON decodes a request's or an upstream's JSON the same way, so that
 // expressions see the same types wherever a value came from: integral
 // numbers as int64, so that request.body.quantity + 1 and steps.order.body.id
 // + 1 work as written, and the others as float64. Errors give the position
 // of a syntax error but never quote the input.
-func DecodeJSON(data []byte) (any, error) {
+func decodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -57,4 +59,25 @@ func convertNumbers(v any) any {
 		}
 	}
 	return v
+}
+
+// isJSON reports whether a Content-Type is application/json or +json.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt, _, _ = strings.Cut(contentType, ";")
+		mt = strings.ToLower(strings.TrimSpace(mt))
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// encodeJSON encodes compactly, without HTML escaping.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

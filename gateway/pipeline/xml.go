@@ -1,39 +1,17 @@
 package pipeline
 
 import (
-	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-
-	"github.com/appapi-dev/appapi/gateway/expr"
 )
-
-// xmlToJSON runs an xmlToJson step: its output is the document as JSON.
-func (x *execution) xmlToJSON(ctx context.Context, st *Step) (any, error) {
-	v, err := x.eval(ctx, "xmlToJson.value", st.Value)
-	if err != nil {
-		return nil, err
-	}
-	var doc string
-	switch val := v.(type) {
-	case string:
-		doc = val
-	case []byte:
-		doc = string(val)
-	default:
-		return nil, newError(http.StatusInternalServerError, TitleInvalidValue,
-			"the value must be a string of XML, got %s", expr.TypeName(v))
-	}
-	return XMLToJSON(doc)
-}
 
 var errUnsupportedCharset = errors.New("unsupported charset")
 
-// XMLToJSON converts an XML document to the value of its JSON form:
+// xmlToJSON converts an XML document to the value of its JSON form:
 //
 //   - The result is a map with one key, the root element's name.
 //   - An element with neither attributes nor child elements is its text
@@ -45,8 +23,8 @@ var errUnsupportedCharset = errors.New("unsupported charset")
 //     dropped.
 //   - Every value is a string: XML does not say which text is a number.
 //
-// A document that is not well-formed is a 400 *Error.
-func XMLToJSON(doc string) (any, error) {
+// A document that is not well-formed is a 400 *RunError.
+func xmlToJSON(doc string) (any, error) {
 	d := xml.NewDecoder(strings.NewReader(doc))
 	d.Strict = true
 	d.CharsetReader = func(label string, input io.Reader) (io.Reader, error) {
@@ -139,13 +117,13 @@ func (el *xmlElement) value() any {
 	return el.m
 }
 
-func invalidXML(detail string) *Error {
+func invalidXML(detail string) *RunError {
 	return newError(http.StatusBadRequest, TitleInvalidXML, "%s", detail)
 }
 
 // xmlError describes a decoding error by its line only: the decoder's
 // message quotes the document.
-func xmlError(err error) *Error {
+func xmlError(err error) *RunError {
 	if errors.Is(err, errUnsupportedCharset) {
 		return invalidXML("the document declares an encoding other than UTF-8")
 	}

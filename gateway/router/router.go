@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/appapi-dev/appapi/gateway/httpsyntax"
 	"github.com/appapi-dev/appapi/gateway/pathtemplate"
 )
 
@@ -127,7 +128,9 @@ func New[H any](entries []Entry[H]) (*Router[H], error) {
 }
 
 func check[H any](e Entry[H]) (string, error) {
-	if !isToken(e.Method) {
+	// A method that is not a token could not arrive, and would corrupt the
+	// comma-separated Allow header.
+	if !httpsyntax.IsToken(e.Method) {
 		return "", fmt.Errorf("method %q is not an HTTP token", e.Method)
 	}
 	path := pattern(e.Path)
@@ -163,24 +166,6 @@ func pattern(t pathtemplate.Template) string {
 		b.WriteByte('/')
 	}
 	return b.String()
-}
-
-// isToken reports whether s is an RFC 9110 token; anything else could not
-// arrive as a method and would corrupt the comma-separated Allow header.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func (n *node[H]) freeze() {

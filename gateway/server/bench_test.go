@@ -14,6 +14,7 @@ import (
 	"github.com/appapi-dev/appapi/gateway/metrics"
 	"github.com/appapi-dev/appapi/gateway/server"
 	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // benchToken has the length of a minted token.
@@ -31,7 +32,7 @@ func benchGateway(b *testing.B) *server.Gateway {
 	route := snapshot.Route{
 		Name: "order", Generation: 1, Method: "GET", Path: "/tenants/{tenant}/orders/{orderId}",
 		Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationToken, AllowedTokens: []string{"bench", "other"}},
-		Steps: []v1alpha1.Step{transform("order",
+		Steps: []v1alpha1.Step{testutil.TransformStep("order",
 			`{'id': request.params.orderId, 'tenant': request.params.tenant, 'caller': token.name, 'region': vars.region}`)},
 		Response: v1alpha1.Response{Body: `steps.order`},
 	}

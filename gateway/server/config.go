@@ -13,11 +13,11 @@ import (
 	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
-// Config is one snapshot compiled for serving. It is immutable: a new
-// snapshot builds a new Config, and requests in flight finish on the old one.
-type Config struct {
+// config is one snapshot compiled for serving. It is immutable: a new
+// snapshot builds a new config, and requests in flight finish on the old one.
+type config struct {
 	Snapshot *snapshot.Snapshot
-	Router   *router.Router[*pipeline.Route]
+	Router   *router.Router[*pipeline.Endpoint]
 	Tokens   *auth.Set
 	Runtime  *pipeline.Runtime
 	// OpenAPI is the document served at /openapi.json.
@@ -27,10 +27,10 @@ type Config struct {
 // compileConfig compiles every route of a validated snapshot. A route that
 // does not compile (a gateway older than the manager, say) is left out and
 // reported; the others are served.
-func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver) (*Config, []error) {
+func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver) (*config, []error) {
 	var problems []error
-	routes := map[string]*pipeline.Route{}
-	var entries []router.Entry[*pipeline.Route]
+	endpoints := map[string]*pipeline.Endpoint{}
+	var entries []router.Entry[*pipeline.Endpoint]
 	for i := range s.Routes {
 		r := &s.Routes[i]
 		compiled, err := pipeline.Compile(env, r)
@@ -38,8 +38,8 @@ func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client
 			problems = append(problems, fmt.Errorf("route %s: %w", r.Name, err))
 			continue
 		}
-		routes[r.Name] = compiled
-		entries = append(entries, router.Entry[*pipeline.Route]{Method: r.Method, Path: compiled.Path, Handler: compiled})
+		endpoints[r.Name] = compiled
+		entries = append(entries, router.Entry[*pipeline.Endpoint]{Method: r.Method, Path: compiled.Path, Handler: compiled})
 	}
 	rt, err := router.New(entries)
 	if err != nil {
@@ -50,14 +50,14 @@ func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client
 	if err != nil {
 		problems = append(problems, fmt.Errorf("openapi: %w", err))
 	}
-	return &Config{
+	return &config{
 		Snapshot: s,
 		Router:   rt,
 		Tokens:   auth.NewSet(s.Credentials.Tokens),
 		OpenAPI:  doc,
 		Runtime: &pipeline.Runtime{
 			Vars: s.Variables, Secrets: s.Credentials.Secrets,
-			HTTPClient: client, Routes: routes, Observer: observer,
+			HTTPClient: client, Endpoints: endpoints, Observer: observer,
 		},
 	}, problems
 }

@@ -19,7 +19,7 @@ import (
 
 // Gateway serves the App APIs of the snapshot it loaded last.
 type Gateway struct {
-	current atomic.Pointer[Config]
+	current atomic.Pointer[config]
 	expr    *expr.Compiler
 	// client serves every snapshot, so connections to upstreams survive reloads.
 	client  *http.Client
@@ -63,9 +63,6 @@ func (g *Gateway) Load(s *snapshot.Snapshot) error {
 	g.log.Info("snapshot loaded", "generation", s.Generation, "routes", cfg.Router.Len(), "tokens", cfg.Tokens.Len())
 	return nil
 }
-
-// Current is the served configuration, or nil before the first Load.
-func (g *Gateway) Current() *Config { return g.current.Load() }
 
 // Ready says whether a snapshot is loaded.
 func (g *Gateway) Ready() error {

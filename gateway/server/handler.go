@@ -51,10 +51,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(x, status, "", "this path answers "+allow, nil)
 		return
 	}
-	route := match.Handler
-	x.appAPI = route.Source.Name
-	token, ok := g.authenticate(x, cfg, route)
+	endpoint := match.Handler
+	x.appAPI = endpoint.Source.Name
+	token, ok := g.authenticate(x, cfg, endpoint)
 	if !ok {
+		return
+	}
+	query, err := endpoint.ParseQuery(r.URL.Query())
+	if err != nil {
+		g.runFailed(x, r.Context(), err)
 		return
 	}
 	settings := cfg.Snapshot.Settings
@@ -62,27 +67,26 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// sends it slowly cannot hold a connection and its buffer for longer.
 	rc := http.NewResponseController(x.w)
 	_ = rc.SetReadDeadline(start.Add(time.Duration(settings.RequestTimeout)))
-	req, perr := readRequest(r, route, match.Params, settings.MaxRequestBytes)
-	if perr != nil {
+	body, rerr := readBody(r, settings.MaxRequestBytes)
+	if rerr != nil {
 		// The deadline stays: net/http must not wait for the rest of a
 		// body that is not coming before it answers.
-		g.failWith(x, perr)
+		g.fail(x, rerr.status, rerr.title, rerr.detail, nil)
 		return
 	}
 	// Lift it once the body is read: net/http keeps reading in the
 	// background to notice a client going away, and a deadline hit there
 	// would cancel the request as if the client had left.
 	_ = rc.SetReadDeadline(time.Time{})
-	if route.RequestSchema != nil {
-		if violations := pipeline.Violations(route.RequestSchema, req.Body); len(violations) > 0 {
-			g.failWith(x, &pipeline.Error{Status: http.StatusBadRequest, Title: "Request does not match the schema",
-				Detail: "the request body does not match the AppAPI's requestSchema", Violations: violations})
-			return
-		}
+	params := make(map[string]string, len(match.Params))
+	for _, p := range match.Params {
+		params[p.Name] = p.Value
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(settings.RequestTimeout))
 	defer cancel()
-	result, err := route.Run(ctx, cfg.Runtime, req, token)
+	result, err := endpoint.Serve(ctx, cfg.Runtime, &pipeline.Incoming{
+		Method: r.Method, Path: r.URL.Path, Params: params, Query: query, Header: r.Header, Body: body,
+	}, token)
 	if err != nil {
 		g.runFailed(x, ctx, err)
 		return
@@ -105,8 +109,8 @@ func methodLabel(method string) string {
 }
 
 // authenticate applies the AppAPI's authentication and API key filtering.
-func (g *Gateway) authenticate(x *exchange, cfg *Config, route *pipeline.Route) (map[string]any, bool) {
-	a := route.Source.Authentication
+func (g *Gateway) authenticate(x *exchange, cfg *config, endpoint *pipeline.Endpoint) (map[string]any, bool) {
+	a := endpoint.Source.Authentication
 	if a.Mode == v1alpha1.AuthenticationNone {
 		return map[string]any{}, true
 	}
@@ -135,7 +139,7 @@ var unauthorizedDetail = map[auth.Failure]string{
 
 // runFailed answers a pipeline that did not finish.
 func (g *Gateway) runFailed(x *exchange, ctx context.Context, err error) {
-	var perr *pipeline.Error
+	var perr *pipeline.RunError
 	switch {
 	case errors.As(err, &perr):
 		g.failWith(x, perr)
@@ -151,7 +155,7 @@ func (g *Gateway) runFailed(x *exchange, ctx context.Context, err error) {
 	}
 }
 
-func (g *Gateway) failWith(x *exchange, e *pipeline.Error) {
+func (g *Gateway) failWith(x *exchange, e *pipeline.RunError) {
 	if e.Status >= http.StatusInternalServerError {
 		// The access log says only the status; this says why. Details
 		// are written for callers, so they hold no secret or address.

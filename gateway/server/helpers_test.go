@@ -286,12 +286,4 @@ func openRoute(name, method, path, body string, steps ...v1alpha1.Step) snapshot
 	}
 }
 
-func transform(name, value string) v1alpha1.Step {
-	return v1alpha1.Step{Name: name, Transform: &v1alpha1.TransformOperation{Value: value}}
-}
-
-func httpStep(name, url string) v1alpha1.Step {
-	return v1alpha1.Step{Name: name, HTTP: &v1alpha1.HTTPOperation{URL: url}}
-}
-
 func ptr[T any](v T) *T { return &v }

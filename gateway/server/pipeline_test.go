@@ -10,17 +10,12 @@ import (
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // TestUpstreamStatuses runs http steps against real upstreams on loopback.
 func TestUpstreamStatuses(t *testing.T) {
-	// An address nobody listens on any more.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	downAddr := ln.Addr().String()
-	_ = ln.Close()
+	downAddr := testutil.UnusedAddr(t)
 	_, downPort, _ := net.SplitHostPort(downAddr)
 
 	release := make(chan struct{})
@@ -40,14 +35,14 @@ func TestUpstreamStatuses(t *testing.T) {
 	}))
 	t.Cleanup(stock.Close)
 
-	shortTimeout := httpStep("call", hanging.URL+"/slow")
+	shortTimeout := testutil.HTTPStep("call", v1alpha1.HTTPOperation{URL: hanging.URL + "/slow"})
 	shortTimeout.HTTP.Timeout = "50ms"
 	snap := newSnapshot(1,
-		openRoute("down", "GET", "/down", `steps.call.body`, httpStep("call", "http://"+downAddr+"/inventory")),
-		openRoute("hang", "GET", "/hang", `steps.call.body`, httpStep("call", hanging.URL+"/inventory")),
+		openRoute("down", "GET", "/down", `steps.call.body`, testutil.HTTPStep("call", v1alpha1.HTTPOperation{URL: "http://" + downAddr + "/inventory"})),
+		openRoute("hang", "GET", "/hang", `steps.call.body`, testutil.HTTPStep("call", v1alpha1.HTTPOperation{URL: hanging.URL + "/inventory"})),
 		openRoute("step-timeout", "GET", "/step-timeout", `steps.call.body`, shortTimeout),
 		openRoute("stock", "GET", "/stock/{sku}", `{'sku': steps.call.body.sku, 'stock': steps.call.body.stock, 'status': steps.call.status}`,
-			httpStep("call", stock.URL+"/stock?sku={{ request.params.sku }}")),
+			testutil.HTTPStep("call", v1alpha1.HTTPOperation{URL: stock.URL + "/stock?sku={{ request.params.sku }}"})),
 	)
 	snap.Settings.RequestTimeout = snapshot.Duration(100 * time.Millisecond)
 	f := newFixture(t, snap)
@@ -123,7 +118,7 @@ func TestResponses(t *testing.T) {
 		route("json-string", "/json-string", v1alpha1.Response{Body: `'hello'`}),
 		route("created", "/created/{name}", v1alpha1.Response{Status: ptr(int32(201)), Body: `{'id': request.params.name}`,
 			Headers: map[string]string{"X-Resource": "/things/{{ request.params.name }}"}}),
-		route("default-body", "/default", v1alpha1.Response{}, transform("last", `{'from': 'last step'}`)),
+		route("default-body", "/default", v1alpha1.Response{}, testutil.TransformStep("last", `{'from': 'last step'}`)),
 		route("broken", "/broken", v1alpha1.Response{Body: `request.body.missing`}),
 		route("nan", "/nan", v1alpha1.Response{Body: `{'ratio': 0.0 / 0.0}`, Headers: map[string]string{"X-Partial": "yes"}}),
 	))

@@ -146,7 +146,7 @@ func (t *Translator) judge(app *v1alpha1.AppAPI, in Input, seen map[[sha256.Size
 		c.route = route
 	} else {
 		c.result.Reason, c.result.Message = v1alpha1.ReasonInvalidSpec, err.Error()
-		var perr *pipeline.Error
+		var perr *pipeline.CompileError
 		if errors.As(err, &perr) {
 			c.result.Reason = perr.Reason
 		}
@@ -181,7 +181,7 @@ func (t *Translator) compile(route *snapshot.Route, seen map[[sha256.Size]byte]b
 func checkReferences(r *snapshot.Route, in Input) error {
 	for _, name := range r.Authentication.AllowedTokens {
 		if !slices.Contains(in.TokenNames, name) {
-			return &pipeline.Error{Reason: v1alpha1.ReasonTokenNotFound, Field: "spec.authentication.allowedTokens",
+			return &pipeline.CompileError{Reason: v1alpha1.ReasonTokenNotFound, Field: "spec.authentication.allowedTokens",
 				Message: fmt.Sprintf("no ApiToken %q of environment %q exists in namespace %q", name, in.Environment.Name, in.Environment.Namespace)}
 		}
 	}
@@ -199,7 +199,7 @@ func checkReferences(r *snapshot.Route, in Input) error {
 					in.Environment.Name, st.JWT.Key, ref.SecretKeyRef.Key, ref.SecretKeyRef.Name)
 			}
 		}
-		return &pipeline.Error{Reason: v1alpha1.ReasonSecretRefNotFound, Field: fmt.Sprintf("spec.steps[%d].jwt.key", i), Message: message}
+		return &pipeline.CompileError{Reason: v1alpha1.ReasonSecretRefNotFound, Field: fmt.Sprintf("spec.steps[%d].jwt.key", i), Message: message}
 	}
 	return nil
 }

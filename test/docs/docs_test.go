@@ -1,26 +1,34 @@
 // Package docs checks the documentation against the code: every AppAPI
-// example in the docs compiles with the gateway's own compiler, and every
-// condition reason has a section in docs/troubleshooting.md.
+// example in the docs compiles with the gateway's own compiler, every
+// condition reason has a section in docs/troubleshooting.md, and every step
+// operation is in the API, the CRD, the gateway, its metrics and the docs.
 package docs
 
 import (
+	"context"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/gateway/expr"
+	"github.com/appapi-dev/appapi/gateway/metrics"
 	"github.com/appapi-dev/appapi/gateway/pipeline"
+	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/testutil"
 	"github.com/appapi-dev/appapi/internal/translate"
 )
 
@@ -31,8 +39,9 @@ const root = "../.."
 // exampleDocs are the Markdown files whose AppAPI examples must compile.
 var exampleDocs = []string{"docs/operations.md", "docs/gitops.md", "README.md"}
 
-// operations are the step operations, by field name; docs/operations.md must
-// show each in at least one example.
+// operations are the step operations, by field name, in the order of
+// v1alpha1.Step. A new operation is added here, and
+// TestEveryOperationIsEverywhere then says what else it needs.
 var operations = []string{"http", "transform", "respond", "validate", "jwt", "call", "wait", "xmlToJson"}
 
 // yamlBlock is one ```yaml fenced block of a Markdown file.
@@ -111,10 +120,7 @@ func readFile(t *testing.T, rel string) string {
 // TestAppAPIExamplesCompile compiles every AppAPI of every yaml block of the
 // example docs, as the controllers do before they accept one.
 func TestAppAPIExamplesCompile(t *testing.T) {
-	env, err := expr.NewCompiler()
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := testutil.Compiler(t)
 	for _, file := range exampleDocs {
 		t.Run(file, func(t *testing.T) {
 			names := map[string]bool{}
@@ -292,4 +298,144 @@ func TestYAMLBlocks(t *testing.T) {
 	if _, err := appAPIs("apiVersion: appapi.dev/v1alpha1\nkind: AppAPI\nmetadata: {name: a}\nspec: {environment: e, method: GET, path: /, stepz: []}\n"); err == nil {
 		t.Fatal("appAPIs accepted an unknown field")
 	}
+}
+
+// TestEveryOperationIsEverywhere checks that each operation is one the API
+// lists, the CRD accepts, the gateway compiles and runs, the metrics label,
+// and docs/operations.md has a section on; TestAppAPIExamplesCompile checks
+// that the docs show each in an example.
+func TestEveryOperationIsEverywhere(t *testing.T) {
+	t.Run("api", func(t *testing.T) {
+		if got := v1alpha1.StepOperations(); !slices.Equal(got, operations) {
+			t.Errorf("v1alpha1.StepOperations() = %v, want %v", got, operations)
+		}
+	})
+	t.Run("crd", func(t *testing.T) {
+		var has []string
+		for _, op := range operations {
+			has = append(has, "has(self."+op+")")
+		}
+		rule := "[" + strings.Join(has, ", ") + "].filter(x, x).size() == 1"
+		message := "each step must set exactly one operation: " +
+			strings.Join(operations[:len(operations)-1], ", ") + " or " + operations[len(operations)-1]
+		marker := fmt.Sprintf("// +kubebuilder:validation:XValidation:rule=%q,message=%q\ntype Step struct", rule, message)
+		if !strings.Contains(readFile(t, "api/v1alpha1/step_types.go"), marker) {
+			t.Errorf("api/v1alpha1/step_types.go: the marker on Step is not\n%s", marker)
+		}
+		if got := stepValidations(t); !slices.Contains(got, rule+"\n"+message) {
+			t.Errorf("the CRD's rules on a step are %q, want one to be rule %q with message %q: run make manifests", got, rule, message)
+		}
+	})
+	t.Run("gateway and metrics", func(t *testing.T) {
+		m := runEveryOperation(t)
+		families, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ran []string
+		for _, mf := range families {
+			if mf.GetName() != "appapi_gateway_step_duration_seconds" {
+				continue
+			}
+			if want := "operation (" + strings.Join(operations, ", ") + ")"; !strings.Contains(mf.GetHelp(), want) {
+				t.Errorf("the help of %s does not list the operations as %q: %s", mf.GetName(), want, mf.GetHelp())
+			}
+			for _, series := range mf.GetMetric() {
+				for _, l := range series.GetLabel() {
+					if l.GetName() == "operation" {
+						ran = append(ran, l.GetValue())
+					}
+				}
+			}
+		}
+		for _, op := range operations {
+			if !slices.Contains(ran, op) {
+				t.Errorf("no step duration was recorded for the %s step: ran %v", op, ran)
+			}
+		}
+	})
+	t.Run("docs", func(t *testing.T) {
+		const file = "docs/operations.md"
+		for _, op := range operations {
+			found := false
+			for _, h := range headings(readFile(t, file)) {
+				found = found || h.level == 2 && strings.HasPrefix(h.text, op+":")
+			}
+			if !found {
+				t.Errorf("%s has no section \"## %s: ...\"", file, op)
+			}
+		}
+	})
+}
+
+// stepValidations returns each x-kubernetes-validations rule of a step in
+// the AppAPI CRD, as rule and message joined by a newline.
+func stepValidations(t *testing.T) []string {
+	t.Helper()
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.Unmarshal([]byte(readFile(t, "config/crd/bases/appapi.dev_appapis.yaml")), &crd); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, v := range crd.Spec.Versions {
+		steps := v.Schema.OpenAPIV3Schema.Properties["spec"].Properties["steps"]
+		if steps.Items == nil || steps.Items.Schema == nil {
+			t.Fatalf("version %s of the CRD has no spec.steps items", v.Name)
+		}
+		for _, r := range steps.Items.Schema.XValidations {
+			out = append(out, r.Rule+"\n"+r.Message)
+		}
+	}
+	return out
+}
+
+// runEveryOperation serves, through the gateway's pipeline, an AppAPI with
+// one step of each operation, and returns the metrics that observed it.
+func runEveryOperation(t *testing.T) *metrics.Metrics {
+	t.Helper()
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"stock": 3}`))
+	}))
+	defer upstream.Close()
+	steps := []v1alpha1.Step{
+		{Name: "stock", HTTP: &v1alpha1.HTTPOperation{URL: upstream.URL + "/stock"}},
+		{Name: "order", Transform: &v1alpha1.TransformOperation{Value: `{'stock': steps.stock.body.stock}`}},
+		{Name: "check", Validate: &v1alpha1.ValidateOperation{
+			Schema: apiextensionsv1.JSON{Raw: []byte(`{"type": "object", "required": ["stock"]}`)}, Value: `steps.order`}},
+		{Name: "sign", JWT: &v1alpha1.JWTOperation{Algorithm: "HS256", Key: "signing", Claims: `{'sub': 'docs'}`}},
+		{Name: "echo", Call: &v1alpha1.CallOperation{AppAPI: "echo", Input: `steps.order`}},
+		{Name: "pause", Wait: &v1alpha1.WaitOperation{Duration: "1ms"}},
+		{Name: "xml", XMLToJSON: &v1alpha1.XMLToJSONOperation{Value: `'<stock>3</stock>'`}},
+		{Name: "answer", Respond: &v1alpha1.RespondOperation{Body: `{'echo': steps.echo, 'xml': steps.xml}`}},
+	}
+	if len(steps) != len(operations) {
+		t.Fatalf("the test AppAPI has %d steps for %d operations: add a step of the new one", len(steps), len(operations))
+	}
+	env := testutil.Compiler(t)
+	none := v1alpha1.Authentication{Mode: v1alpha1.AuthenticationNone}
+	all, err := pipeline.Compile(env, &snapshot.Route{Name: "all", Method: "POST", Path: "/all", Authentication: none, Steps: steps})
+	if err != nil {
+		t.Fatalf("an AppAPI with every operation does not compile: %v", err)
+	}
+	echo, err := pipeline.Compile(env, &snapshot.Route{Name: "echo", Method: "POST", Path: "/echo", Authentication: none,
+		Response: v1alpha1.Response{Body: `request.body`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	rt := &pipeline.Runtime{
+		Secrets:   map[string]string{"signing": "a-signing-key-of-at-least-32-bytes"},
+		Endpoints: map[string]*pipeline.Endpoint{"echo": echo},
+		Observer:  m,
+	}
+	res, err := all.Serve(context.Background(), rt, &pipeline.Incoming{Method: "POST", Path: "/all"}, nil)
+	if err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	want := map[string]any{"echo": map[string]any{"stock": int64(3)}, "xml": map[string]any{"stock": "3"}}
+	if !reflect.DeepEqual(res.Body, want) {
+		t.Errorf("body = %#v, want %#v", res.Body, want)
+	}
+	return m
 }

@@ -1,14 +1,13 @@
 package pipeline
 
 import (
-	"context"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,48 +19,49 @@ import (
 	"golang.org/x/text/message"
 )
 
-// MaxViolations caps the violations reported for one value, so that a large
+// maxViolations caps the violations reported for one value, so that a large
 // invalid body does not produce an even larger answer.
-const MaxViolations = 100
+const maxViolations = 100
 
 var english = message.NewPrinter(language.English)
 
-// validate runs a validate step. Its output is {valid: true, errors: []};
-// on failure it returns a 400 *Error with the violations, which Run turns
-// into {valid: false, errors: [...]} for onError Continue.
-func (x *execution) validate(ctx context.Context, st *Step) (any, error) {
-	var v any
-	if st.Value != nil {
-		var err error
-		if v, err = x.eval(ctx, "validate.value", st.Value); err != nil {
-			return nil, err
-		}
-	} else {
-		v = x.act.Request["body"]
+// compileSchema compiles a JSON Schema document. References to other
+// documents are refused: a schema must not make the gateway read files or
+// fetch URLs.
+func compileSchema(raw []byte) (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("not valid JSON: %v", err)
 	}
-	if vs := Violations(st.Schema, v); len(vs) > 0 {
-		e := newError(http.StatusBadRequest, TitleSchemaMismatch, "the value does not match the step's schema")
-		e.Violations = vs
-		return nil, e
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	// Users of "Swagger Schema Validation" expect format: email to be
+	// checked; draft 2020-12 makes formats annotations unless asked.
+	c.AssertFormat()
+	c.UseLoader(noLoader{})
+	const location = "urn:appapi:schema"
+	if err := c.AddResource(location, doc); err != nil {
+		return nil, err
 	}
-	return map[string]any{"valid": true, "errors": []any{}}, nil
+	s, err := c.Compile(location)
+	if err != nil {
+		return nil, fmt.Errorf("%v", strings.ReplaceAll(err.Error(), location, "schema"))
+	}
+	return s, nil
 }
 
-// validationOutput is the output of a failed validate step with onError Continue.
-func validationOutput(vs []Violation) map[string]any {
-	errs := make([]any, len(vs))
-	for i, v := range vs {
-		errs[i] = map[string]any{"pointer": v.Pointer, "message": v.Message}
-	}
-	return map[string]any{"valid": false, "errors": errs}
+type noLoader struct{}
+
+func (noLoader) Load(u string) (any, error) {
+	return nil, fmt.Errorf("schema references %q: references to other documents are not allowed", u)
 }
 
-// Violations checks v against s and returns how it does not match, sorted by
-// pointer, at most MaxViolations of them; nil when it matches or s is nil.
+// violations checks v against s and returns how it does not match, sorted by
+// pointer, at most maxViolations of them; nil when it matches or s is nil.
 // v may hold the values of encoding/json, of jsonschema.UnmarshalJSON and of
 // expr evaluation (int64, []byte, time.Time, ...). Messages do not quote the
 // value, which may come from an upstream rather than the client.
-func Violations(s *jsonschema.Schema, v any) []Violation {
+func violations(s *jsonschema.Schema, v any) []Violation {
 	if s == nil {
 		return nil
 	}
@@ -86,8 +86,8 @@ func Violations(s *jsonschema.Schema, v any) []Violation {
 		return strings.Compare(a.Message, b.Message)
 	})
 	out = slices.Compact(out)
-	if len(out) > MaxViolations {
-		out = out[:MaxViolations]
+	if len(out) > maxViolations {
+		out = out[:maxViolations]
 	}
 	return out
 }

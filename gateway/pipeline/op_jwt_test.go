@@ -57,17 +57,17 @@ func testKeys(t *testing.T) []testKey {
 	}
 	hmacKey := "a shared secret of at least 32 bytes!!"
 	return []testKey{
-		{"HS256", AlgorithmHS256, hmacKey, []byte(hmacKey)},
-		{"RS256 PKCS1", AlgorithmRS256, pemText(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey), nil), rsaKey.Public()},
-		{"RS256 PKCS8", AlgorithmRS256, pkcs8(t, rsaKey), rsaKey.Public()},
-		{"ES256 SEC1", AlgorithmES256, pemText(t, "EC PRIVATE KEY", ecDER, ecErr), ecKey.Public()},
-		{"ES256 PKCS8", AlgorithmES256, pkcs8(t, ecKey), ecKey.Public()},
-		{"EdDSA PKCS8", AlgorithmEdDSA, pkcs8(t, edKey), crypto.PublicKey(edPub)},
+		{"HS256", algHS256, hmacKey, []byte(hmacKey)},
+		{"RS256 PKCS1", algRS256, pemText(t, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey), nil), rsaKey.Public()},
+		{"RS256 PKCS8", algRS256, pkcs8(t, rsaKey), rsaKey.Public()},
+		{"ES256 SEC1", algES256, pemText(t, "EC PRIVATE KEY", ecDER, ecErr), ecKey.Public()},
+		{"ES256 PKCS8", algES256, pkcs8(t, ecKey), ecKey.Public()},
+		{"EdDSA PKCS8", algEdDSA, pkcs8(t, edKey), crypto.PublicKey(edPub)},
 	}
 }
 
-func jwtRoute(t *testing.T, alg v1alpha1.JWTAlgorithm, claims, expiresIn string) *Route {
-	return compileRoute(t, "j", []v1alpha1.Step{{Name: "sign", JWT: &v1alpha1.JWTOperation{
+func jwtRoute(t *testing.T, alg v1alpha1.JWTAlgorithm, claims, expiresIn string) *Endpoint {
+	return compileEndpoint(t, "j", []v1alpha1.Step{{Name: "sign", JWT: &v1alpha1.JWTOperation{
 		Algorithm: alg, Key: "signingKey", Claims: claims, ExpiresIn: v1alpha1.Duration(expiresIn),
 	}}}, body(`steps.sign.token`))
 }
@@ -113,12 +113,12 @@ func keyCacheKeyFor(alg v1alpha1.JWTAlgorithm, secret string) keyCacheKey {
 func TestJWTClaimsOverrideAndNoExpiry(t *testing.T) {
 	rt := testRuntime()
 	rt.Secrets = map[string]string{"signingKey": "a shared secret of at least 32 bytes!!"}
-	r := jwtRoute(t, AlgorithmHS256, `{'iat': 5, 'exp': 10}`, "1h")
+	r := jwtRoute(t, algHS256, `{'iat': 5, 'exp': 10}`, "1h")
 	claims := parseUnverified(t, mustRun(t, r, rt, nil).Body.(string))
 	if diff := cmp.Diff(jwt.MapClaims{"iat": float64(5), "exp": float64(10)}, claims); diff != "" {
 		t.Errorf("claims set by the expression win (-want +got):\n%s", diff)
 	}
-	r = jwtRoute(t, AlgorithmHS256, `{}`, "")
+	r = jwtRoute(t, algHS256, `{}`, "")
 	claims = parseUnverified(t, mustRun(t, r, rt, nil).Body.(string))
 	if diff := cmp.Diff(jwt.MapClaims{"iat": float64(testNow.Unix())}, claims); diff != "" {
 		t.Errorf("no expiresIn (-want +got):\n%s", diff)
@@ -146,14 +146,14 @@ func TestJWTErrors(t *testing.T) {
 		alg    v1alpha1.JWTAlgorithm
 		secret string
 	}{
-		{"not PEM", AlgorithmRS256, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"},
-		{"garbage in PEM", AlgorithmRS256, "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n"},
-		{"EC key for RS256", AlgorithmRS256, ecPKCS8},
-		{"RSA key for EdDSA", AlgorithmEdDSA, keys[2].secret},
-		{"P-384 key for ES256", AlgorithmES256, pkcs8(t, p384)},
-		{"public key", AlgorithmES256, pemText(t, "PUBLIC KEY", mustMarshalPublic(t, keys[4].verify), nil)},
-		{"empty HMAC secret", AlgorithmHS256, ""},
-		{"HMAC secret under 256 bits", AlgorithmHS256, "only-31-bytes-long-hmac-secret!"},
+		{"not PEM", algRS256, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"},
+		{"garbage in PEM", algRS256, "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END PRIVATE KEY-----\n"},
+		{"EC key for RS256", algRS256, ecPKCS8},
+		{"RSA key for EdDSA", algEdDSA, keys[2].secret},
+		{"P-384 key for ES256", algES256, pkcs8(t, p384)},
+		{"public key", algES256, pemText(t, "PUBLIC KEY", mustMarshalPublic(t, keys[4].verify), nil)},
+		{"empty HMAC secret", algHS256, ""},
+		{"HMAC secret under 256 bits", algHS256, "only-31-bytes-long-hmac-secret!"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := testRuntime()
@@ -162,7 +162,7 @@ func TestJWTErrors(t *testing.T) {
 			for range 2 { // the second time from the cache
 				e := runError(t, r, rt, nil, 500)
 				want := `the key secret "signingKey" is not a valid ` + string(tc.alg) + " key"
-				if tc.alg == AlgorithmHS256 {
+				if tc.alg == algHS256 {
 					want += " (at least 32 bytes)"
 				}
 				if e.Title != TitleJWTFailed || e.Step != "sign" || e.Detail != want {
@@ -180,7 +180,7 @@ func TestJWTErrors(t *testing.T) {
 	t.Run("missing secret", func(t *testing.T) {
 		rt := testRuntime()
 		rt.Secrets = nil
-		e := runError(t, jwtRoute(t, AlgorithmHS256, `{}`, ""), rt, nil, 500)
+		e := runError(t, jwtRoute(t, algHS256, `{}`, ""), rt, nil, 500)
 		if e.Title != TitleJWTFailed || !strings.Contains(e.Detail, "not set") {
 			t.Errorf("error = %+v", e)
 		}
@@ -188,7 +188,7 @@ func TestJWTErrors(t *testing.T) {
 	t.Run("claims not a map", func(t *testing.T) {
 		rt := testRuntime()
 		rt.Secrets = map[string]string{"signingKey": "k"}
-		e := runError(t, jwtRoute(t, AlgorithmHS256, `['sub']`, ""), rt, nil, 500)
+		e := runError(t, jwtRoute(t, algHS256, `['sub']`, ""), rt, nil, 500)
 		if e.Detail != "claims must be a map, got list" {
 			t.Errorf("error = %+v", e)
 		}

@@ -20,12 +20,12 @@ import (
 	"github.com/appapi-dev/appapi/gateway/expr"
 )
 
-// JWT algorithms of a jwt step.
+// The algorithms a jwt step signs with.
 const (
-	AlgorithmHS256 v1alpha1.JWTAlgorithm = "HS256"
-	AlgorithmRS256 v1alpha1.JWTAlgorithm = "RS256"
-	AlgorithmES256 v1alpha1.JWTAlgorithm = "ES256"
-	AlgorithmEdDSA v1alpha1.JWTAlgorithm = "EdDSA"
+	algHS256 v1alpha1.JWTAlgorithm = "HS256"
+	algRS256 v1alpha1.JWTAlgorithm = "RS256"
+	algES256 v1alpha1.JWTAlgorithm = "ES256"
+	algEdDSA v1alpha1.JWTAlgorithm = "EdDSA"
 )
 
 // keyCacheKey identifies a parsed key without keeping the secret's text.
@@ -41,16 +41,36 @@ type keyCacheEntry struct {
 	ok  bool
 }
 
-// jwt runs a jwt step. Its output is {token}.
-func (x *execution) jwt(ctx context.Context, st *Step) (any, error) {
-	op := st.Source.JWT
-	v, err := x.eval(ctx, "jwt.claims", st.Value)
+// jwtOp signs a JSON Web Token. Its output is {token}.
+type jwtOp struct {
+	algorithm v1alpha1.JWTAlgorithm
+	// key names the secret that holds the key.
+	key    string
+	claims *expr.Program
+	// expiresIn, when not 0, sets exp unless the claims do.
+	expiresIn time.Duration
+}
+
+func init() {
+	register("jwt", func(c *compiler, s *v1alpha1.Step) (operation, error) {
+		j := s.JWT
+		claims, err := c.program("jwt.claims", j.Claims)
+		if err != nil {
+			return nil, err
+		}
+		expiresIn, err := c.duration("jwt.expiresIn", j.ExpiresIn, 0)
+		return &jwtOp{algorithm: j.Algorithm, key: j.Key, claims: claims, expiresIn: expiresIn}, err
+	})
+}
+
+func (op *jwtOp) run(ctx context.Context, x *execution) (any, *Result, error) {
+	v, err := x.eval(ctx, "jwt.claims", op.claims)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in, ok := v.(map[string]any)
 	if !ok {
-		return nil, newError(http.StatusInternalServerError, TitleJWTFailed,
+		return nil, nil, newError(http.StatusInternalServerError, TitleJWTFailed,
 			"claims must be a map, got %s", expr.TypeName(v))
 	}
 	claims := make(jwt.MapClaims, len(in)+2)
@@ -65,21 +85,21 @@ func (x *execution) jwt(ctx context.Context, st *Step) (any, error) {
 	if _, ok := claims["iat"]; !ok {
 		claims["iat"] = now.Unix()
 	}
-	if _, ok := claims["exp"]; !ok && st.ExpiresIn > 0 {
-		claims["exp"] = now.Add(st.ExpiresIn).Unix()
+	if _, ok := claims["exp"]; !ok && op.expiresIn > 0 {
+		claims["exp"] = now.Add(op.expiresIn).Unix()
 	}
 
-	method, key, err := x.rt.signingKey(op.Algorithm, op.Key)
+	method, key, err := x.rt.signingKey(op.algorithm, op.key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	token, err := jwt.NewWithClaims(method, claims).SignedString(key)
 	if err != nil {
 		// The library's errors name the key type at most, but they are not
 		// shown: a fixed text is enough.
-		return nil, newError(http.StatusInternalServerError, TitleJWTFailed, "the token could not be signed")
+		return nil, nil, newError(http.StatusInternalServerError, TitleJWTFailed, "the token could not be signed")
 	}
-	return map[string]any{"token": token}, nil
+	return map[string]any{"token": token}, nil, nil
 }
 
 // signingKey returns the parsed key in the secret named name, parsing it
@@ -87,13 +107,13 @@ func (x *execution) jwt(ctx context.Context, st *Step) (any, error) {
 func (rt *Runtime) signingKey(alg v1alpha1.JWTAlgorithm, name string) (jwt.SigningMethod, any, error) {
 	var method jwt.SigningMethod
 	switch alg {
-	case AlgorithmHS256:
+	case algHS256:
 		method = jwt.SigningMethodHS256
-	case AlgorithmRS256:
+	case algRS256:
 		method = jwt.SigningMethodRS256
-	case AlgorithmES256:
+	case algES256:
 		method = jwt.SigningMethodES256
-	case AlgorithmEdDSA:
+	case algEdDSA:
 		method = jwt.SigningMethodEdDSA
 	default:
 		return nil, nil, newError(http.StatusInternalServerError, TitleJWTFailed, "algorithm %q is not HS256, RS256, ES256 or EdDSA", string(alg))
@@ -111,7 +131,7 @@ func (rt *Runtime) signingKey(alg v1alpha1.JWTAlgorithm, name string) (jwt.Signi
 	e := entry.(keyCacheEntry)
 	if !e.ok {
 		hint := ""
-		if alg == AlgorithmHS256 {
+		if alg == algHS256 {
 			hint = fmt.Sprintf(" (at least %d bytes)", minHS256KeyBytes)
 		}
 		return nil, nil, newError(http.StatusInternalServerError, TitleJWTFailed,
@@ -129,7 +149,7 @@ const minHS256KeyBytes = 32
 // themselves for HS256, otherwise a PEM private key (PKCS #8, or PKCS #1
 // for RSA and SEC 1 for EC). Its error says nothing about the text.
 func parseSigningKey(alg v1alpha1.JWTAlgorithm, secret string) (any, error) {
-	if alg == AlgorithmHS256 {
+	if alg == algHS256 {
 		// RFC 7518 section 3.2: an HS256 key has at least 256 bits; a
 		// shorter one is guessable, and a token signed with it worthless.
 		if len(secret) < minHS256KeyBytes {
@@ -158,15 +178,15 @@ func parseSigningKey(alg v1alpha1.JWTAlgorithm, secret string) (any, error) {
 	}
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		if alg == AlgorithmRS256 {
+		if alg == algRS256 {
 			return k, nil
 		}
 	case *ecdsa.PrivateKey:
-		if alg == AlgorithmES256 && k.Curve == elliptic.P256() {
+		if alg == algES256 && k.Curve == elliptic.P256() {
 			return k, nil
 		}
 	case ed25519.PrivateKey:
-		if alg == AlgorithmEdDSA {
+		if alg == algEdDSA {
 			return k, nil
 		}
 	}

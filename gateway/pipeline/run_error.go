@@ -8,6 +8,33 @@ import (
 	"strings"
 )
 
+// RunError is a failure of a pipeline that the caller should answer with.
+type RunError struct {
+	// Status is the HTTP status to answer with: 400 for a request that does
+	// not fit (a bad query or body, schema violations, malformed XML), 502
+	// when an upstream failed or answered unusably, 504 on a timeout, 500
+	// for failures of the pipeline itself (expressions, keys, redirects,
+	// calls).
+	Status int
+	// Title is a short, fixed summary, e.g. "Upstream request failed".
+	Title string
+	// Detail explains the failure and is safe to show a client: it never
+	// holds secret values, token text, or the URL, host or address of an
+	// http step's upstream. It does not repeat the step name.
+	Detail string
+	// Step names the step that failed; empty when the request or the
+	// response block did.
+	Step string
+	// Violations lists each schema violation.
+	Violations []Violation
+
+	// calledAppAPI is set once the error has been attributed to a call step,
+	// so that nested calls do not wrap the detail again at every level.
+	calledAppAPI string
+	// cause is a safe sentinel (context.DeadlineExceeded, ...) for errors.Is.
+	cause error
+}
+
 // Violation is one way a value does not match a JSON Schema.
 type Violation struct {
 	// Pointer is the JSON pointer (RFC 6901) of the offending value inside
@@ -19,6 +46,7 @@ type Violation struct {
 
 // Titles of run errors. They are fixed text, so a caller may match on them.
 const (
+	TitleBadRequest        = "Bad request"
 	TitleExpressionFailed  = "Expression failed"
 	TitleUpstreamFailed    = "Upstream request failed"
 	TitleUpstreamTimeout   = "Upstream request timed out"
@@ -36,7 +64,7 @@ const (
 	TitleInvalidURLValue   = "Invalid value in upstream URL"
 )
 
-func (e *Error) runError() string {
+func (e *RunError) Error() string {
 	var b strings.Builder
 	if e.Step != "" {
 		fmt.Fprintf(&b, "step %q: ", e.Step)
@@ -54,24 +82,32 @@ func (e *Error) runError() string {
 
 // Unwrap returns context.DeadlineExceeded for timeouts, so that
 // errors.Is(err, context.DeadlineExceeded) holds for them; nil otherwise.
-func (e *Error) Unwrap() error { return e.cause }
+func (e *RunError) Unwrap() error { return e.cause }
 
-// message is the text a step that failed with onError Continue records as
+// output is what a step that failed with onError Continue records:
 // {"error": message}.
-func (e *Error) message() string {
-	if e.Detail == "" {
-		return e.Title
+func (e *RunError) output() map[string]any {
+	message := e.Title
+	if e.Detail != "" {
+		message += ": " + e.Detail
 	}
-	return e.Title + ": " + e.Detail
+	return map[string]any{"error": message}
 }
 
-func newError(status int, title, format string, args ...any) *Error {
-	return &Error{Status: status, Title: title, Detail: fmt.Sprintf(format, args...)}
+func newError(status int, title, format string, args ...any) *RunError {
+	return &RunError{Status: status, Title: title, Detail: fmt.Sprintf(format, args...)}
+}
+
+// schemaMismatch reports a value that does not match a JSON Schema.
+func schemaMismatch(vs []Violation, format string, args ...any) *RunError {
+	e := newError(http.StatusBadRequest, TitleSchemaMismatch, format, args...)
+	e.Violations = vs
+	return e
 }
 
 // exprError reports a failed evaluation. Errors of the expr package never
 // contain input values, so their text is safe to show.
-func exprError(field string, err error) *Error {
+func exprError(field string, err error) *RunError {
 	e := newError(http.StatusInternalServerError, TitleExpressionFailed, "%s: %v", field, err)
 	if errors.Is(err, context.DeadlineExceeded) {
 		e.cause = context.DeadlineExceeded
@@ -80,13 +116,13 @@ func exprError(field string, err error) *Error {
 }
 
 // timeoutError reports that the request's deadline passed.
-func timeoutError() *Error {
-	return &Error{Status: http.StatusGatewayTimeout, Title: TitleRequestTimeout,
+func timeoutError() *RunError {
+	return &RunError{Status: http.StatusGatewayTimeout, Title: TitleRequestTimeout,
 		Detail: "the App API did not finish within the request timeout", cause: context.DeadlineExceeded}
 }
 
-// contextError returns what Run returns once ctx is done: the context's own
-// error when the caller went away (nobody reads an answer), a 504 *Error
+// contextError returns what run returns once ctx is done: the context's own
+// error when the caller went away (nobody reads an answer), a 504 *RunError
 // when the deadline passed, and nil while ctx is live.
 func contextError(ctx context.Context) error {
 	switch err := ctx.Err(); {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // seen is what an upstream received.
@@ -38,10 +39,6 @@ func (s *seen) record(r *http.Request) {
 	s.header, s.host, s.body = r.Header.Clone(), r.Host, string(b)
 }
 
-func httpStep(name string, op v1alpha1.HTTPOperation) v1alpha1.Step {
-	return v1alpha1.Step{Name: name, HTTP: &op}
-}
-
 func TestHTTPJSON(t *testing.T) {
 	var got seen
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -54,14 +51,14 @@ func TestHTTPJSON(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{
 		Method:  "POST",
 		URL:     srv.URL + "/orders/{{ request.params.id }}?fixed=1",
 		Headers: map[string]string{"X-Api-Key": "{{ secrets.apiKey }}", "Host": "upstream.example"},
 		Query:   map[string]string{"q": "{{ request.query.q }}", "region": "{{ vars.region }}"},
 		Body:    `{'id': request.params.id, 'n': 1}`,
 	})}, v1alpha1.Response{})
-	req := &Request{Params: map[string]string{"id": "a b/c"}, Query: map[string]any{"q": "x&y=z"}}
+	req := &request{Params: map[string]string{"id": "a b/c"}, Query: map[string]any{"q": "x&y=z"}}
 	res := mustRun(t, r, testRuntime(), req)
 
 	want := map[string]any{
@@ -103,12 +100,12 @@ func TestHTTPText(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("send", v1alpha1.HTTPOperation{
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("send", v1alpha1.HTTPOperation{
 		Method:   "PUT",
 		URL:      srv.URL + "/text",
 		BodyText: "name={{ request.body.name }}",
 	})}, body(`steps.send.body`))
-	res := mustRun(t, r, testRuntime(), &Request{Body: map[string]any{"name": "Ada <3"}})
+	res := mustRun(t, r, testRuntime(), &request{Body: map[string]any{"name": "Ada <3"}})
 	if res.Body != "<ok/>" {
 		t.Errorf("body = %#v", res.Body)
 	}
@@ -119,7 +116,7 @@ func TestHTTPText(t *testing.T) {
 	got.mu.Unlock()
 
 	t.Run("content type set by a header", func(t *testing.T) {
-		r := compileRoute(t, "h", []v1alpha1.Step{httpStep("send", v1alpha1.HTTPOperation{
+		r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("send", v1alpha1.HTTPOperation{
 			Method: "POST", URL: srv.URL + "/text", Body: `{'a': 1}`,
 			Headers: map[string]string{"content-type": "application/vnd.x+json"},
 		})}, v1alpha1.Response{})
@@ -142,9 +139,9 @@ func TestHTTPDefaultsAndEmptyBodies(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	r := compileRoute(t, "h", []v1alpha1.Step{
-		httpStep("plain", v1alpha1.HTTPOperation{URL: srv.URL + "/plain"}),
-		httpStep("empty", v1alpha1.HTTPOperation{URL: srv.URL + "/json-empty"}),
+	r := compileEndpoint(t, "h", []v1alpha1.Step{
+		testutil.HTTPStep("plain", v1alpha1.HTTPOperation{URL: srv.URL + "/plain"}),
+		testutil.HTTPStep("empty", v1alpha1.HTTPOperation{URL: srv.URL + "/json-empty"}),
 	}, body(`[steps.plain.status, steps.plain.body, steps.empty.status, steps.empty.body]`))
 	res := mustRun(t, r, testRuntime(), nil)
 	if diff := cmp.Diff([]any{int64(200), "", int64(204), nil}, res.Body); diff != "" {
@@ -161,7 +158,7 @@ func TestHTTPPathEscaping(t *testing.T) {
 	var got seen
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.record(r) }))
 	defer srv.Close()
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{
 		URL: srv.URL + "/users/{{ request.params.id }}/profile",
 	})}, v1alpha1.Response{})
 
@@ -172,7 +169,7 @@ func TestHTTPPathEscaping(t *testing.T) {
 		"...":         "/users/.../profile",
 		"x/../../etc": "/users/x%2F..%2F..%2Fetc/profile",
 	} {
-		mustRun(t, r, testRuntime(), &Request{Params: map[string]string{"id": id}})
+		mustRun(t, r, testRuntime(), &request{Params: map[string]string{"id": id}})
 		got.mu.Lock()
 		uri, path := got.requestURI, got.path
 		got.mu.Unlock()
@@ -184,7 +181,7 @@ func TestHTTPPathEscaping(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"..", "."} {
-		e := runError(t, r, testRuntime(), &Request{Params: map[string]string{"id": id}}, 400)
+		e := runError(t, r, testRuntime(), &request{Params: map[string]string{"id": id}}, 400)
 		if e.Title != TitleInvalidURLValue || e.Step != "fetch" {
 			t.Errorf("id %q: error = %+v", id, e)
 		}
@@ -194,27 +191,22 @@ func TestHTTPPathEscaping(t *testing.T) {
 func TestHTTPBadScheme(t *testing.T) {
 	// The host comes from configuration, and configuration can be wrong:
 	// an empty host is refused when the request is built.
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{
 		URL: "http://{{ vars.host }}/x",
 	})}, v1alpha1.Response{})
 	rt := testRuntime()
 	rt.Vars = map[string]string{"host": ""}
-	e := runError(t, r, rt, &Request{}, 502)
+	e := runError(t, r, rt, &request{}, 502)
 	if e.Title != TitleUpstreamFailed {
 		t.Errorf("error = %+v", e)
 	}
 }
 
 func TestHTTPConnectionRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	addr := testutil.UnusedAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{
 		URL: "http://" + addr + "/secret-path?key={{ secrets.apiKey }}",
 	})}, v1alpha1.Response{})
 	e := runError(t, r, testRuntime(), nil, 502)
@@ -230,9 +222,9 @@ func TestHTTPConnectionRefused(t *testing.T) {
 	}
 
 	t.Run("onError Continue", func(t *testing.T) {
-		r := compileRoute(t, "h", []v1alpha1.Step{
+		r := compileEndpoint(t, "h", []v1alpha1.Step{
 			{Name: "fetch", OnError: v1alpha1.OnErrorContinue, HTTP: &v1alpha1.HTTPOperation{URL: "http://" + addr + "/x"}},
-			transform("fallback", `has(steps.fetch.error) ? 'fallback' : 'upstream'`),
+			testutil.TransformStep("fallback", `has(steps.fetch.error) ? 'fallback' : 'upstream'`),
 		}, body(`{'fetch': steps.fetch, 'answer': steps.fallback}`))
 		res := mustRun(t, r, testRuntime(), nil)
 		want := map[string]any{
@@ -258,7 +250,7 @@ func hangingServer(t *testing.T) (*httptest.Server, <-chan struct{}) {
 
 func TestHTTPTimeout(t *testing.T) {
 	srv, _ := hangingServer(t)
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("slow", v1alpha1.HTTPOperation{
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("slow", v1alpha1.HTTPOperation{
 		URL: srv.URL + "/slow", Timeout: "50ms",
 	})}, v1alpha1.Response{})
 	e := runError(t, r, testRuntime(), nil, 504)
@@ -270,11 +262,11 @@ func TestHTTPTimeout(t *testing.T) {
 	}
 
 	t.Run("request deadline", func(t *testing.T) {
-		r := compileRoute(t, "h", []v1alpha1.Step{httpStep("slow", v1alpha1.HTTPOperation{URL: srv.URL + "/slow"})}, v1alpha1.Response{})
+		r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("slow", v1alpha1.HTTPOperation{URL: srv.URL + "/slow"})}, v1alpha1.Response{})
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		_, err := r.Run(ctx, testRuntime(), &Request{}, nil)
-		var e *Error
+		_, err := r.run(ctx, testRuntime(), &request{}, nil)
+		var e *RunError
 		if !errors.As(err, &e) || e.Status != 504 || e.Title != TitleRequestTimeout {
 			t.Errorf("Run = %v, want 504 request timeout", err)
 		}
@@ -282,7 +274,7 @@ func TestHTTPTimeout(t *testing.T) {
 
 	t.Run("client goes away", func(t *testing.T) {
 		srv, arrived := hangingServer(t)
-		r := compileRoute(t, "h", []v1alpha1.Step{
+		r := compileEndpoint(t, "h", []v1alpha1.Step{
 			{Name: "slow", OnError: v1alpha1.OnErrorContinue, HTTP: &v1alpha1.HTTPOperation{URL: srv.URL + "/slow"}},
 		}, v1alpha1.Response{})
 		ctx, cancel := context.WithCancel(context.Background())
@@ -290,8 +282,8 @@ func TestHTTPTimeout(t *testing.T) {
 			<-arrived
 			cancel()
 		}()
-		_, err := r.Run(ctx, testRuntime(), &Request{}, nil)
-		var e *Error
+		_, err := r.run(ctx, testRuntime(), &request{}, nil)
+		var e *RunError
 		if !errors.Is(err, context.Canceled) || errors.As(err, &e) {
 			t.Errorf("Run = %v, want the bare context.Canceled even with onError Continue", err)
 		}
@@ -313,7 +305,7 @@ func TestHTTPResponseTooLarge(t *testing.T) {
 	defer srv.Close()
 	for _, path := range []string{"/sized", "/chunked"} {
 		t.Run(path, func(t *testing.T) {
-			r := compileRoute(t, "h", []v1alpha1.Step{httpStep("big", v1alpha1.HTTPOperation{URL: srv.URL + path})}, v1alpha1.Response{})
+			r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("big", v1alpha1.HTTPOperation{URL: srv.URL + path})}, v1alpha1.Response{})
 			rt := testRuntime()
 			rt.MaxUpstreamBodyBytes = 100
 			e := runError(t, r, rt, nil, 502)
@@ -339,15 +331,15 @@ func TestHTTPNon2xxAndBadJSON(t *testing.T) {
 		_, _ = io.WriteString(w, `{"error": "not found"}`)
 	}))
 	defer srv.Close()
-	r := compileRoute(t, "h", []v1alpha1.Step{
-		httpStep("missing", v1alpha1.HTTPOperation{URL: srv.URL + "/missing"}),
+	r := compileEndpoint(t, "h", []v1alpha1.Step{
+		testutil.HTTPStep("missing", v1alpha1.HTTPOperation{URL: srv.URL + "/missing"}),
 	}, body(`steps.missing.status == 404 ? steps.missing.body : 'unexpected'`))
 	res := mustRun(t, r, testRuntime(), nil)
 	if diff := cmp.Diff(map[string]any{"error": "not found"}, res.Body); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)
 	}
 
-	r = compileRoute(t, "h", []v1alpha1.Step{httpStep("bad", v1alpha1.HTTPOperation{URL: srv.URL + "/bad"})}, v1alpha1.Response{})
+	r = compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("bad", v1alpha1.HTTPOperation{URL: srv.URL + "/bad"})}, v1alpha1.Response{})
 	e := runError(t, r, testRuntime(), nil, 502)
 	if e.Title != TitleUpstreamInvalid {
 		t.Errorf("error = %+v", e)
@@ -355,11 +347,11 @@ func TestHTTPNon2xxAndBadJSON(t *testing.T) {
 }
 
 func TestHTTPInvalidHeaderValue(t *testing.T) {
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{
 		URL:     "http://127.0.0.1:1/x",
 		Headers: map[string]string{"X-Value": "{{ request.body }}"},
 	})}, v1alpha1.Response{})
-	e := runError(t, r, testRuntime(), &Request{Body: "a\nb"}, 500)
+	e := runError(t, r, testRuntime(), &request{Body: "a\nb"}, 500)
 	if e.Title != TitleInvalidHeader || e.Step != "fetch" {
 		t.Errorf("error = %+v", e)
 	}
@@ -375,7 +367,7 @@ func TestHTTPUsesRuntimeClient(t *testing.T) {
 		r.Header.Set("X-Via", "runtime client")
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{URL: srv.URL})}, body(`steps.fetch.body`))
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{URL: srv.URL})}, body(`steps.fetch.body`))
 	if res := mustRun(t, r, rt, nil); res.Body != "runtime client" {
 		t.Errorf("body = %v", res.Body)
 	}
@@ -403,12 +395,12 @@ func TestHTTPBaseURLVariable(t *testing.T) {
 	var got seen
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.record(r) }))
 	defer srv.Close()
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{
 		URL: "{{ vars.base }}/pets/{{ request.params.id }}",
 	})}, v1alpha1.Response{})
 	rt := testRuntime()
 	rt.Vars = map[string]string{"base": srv.URL + "/api"}
-	mustRun(t, r, rt, &Request{Params: map[string]string{"id": "../admin"}})
+	mustRun(t, r, rt, &request{Params: map[string]string{"id": "../admin"}})
 	got.mu.Lock()
 	defer got.mu.Unlock()
 	if got.requestURI != "/api/pets/..%2Fadmin" {
@@ -420,10 +412,10 @@ func TestHTTPURLMustNotStartWithARequestValue(t *testing.T) {
 	for _, url := range []string{"{{ request.query.target }}/x", "{{ vars.base + request.path }}", "{{ secrets.base }}/x", "x{{ vars.base }}",
 		"{{ vars.base }}{{ request.params.port }}/x", "http://{{ request.query.host }}:8080/x",
 		"https://api.{{ request.params.tenant }}.example.com/x", "http://{{ vars.host }}:{{ request.query.port }}/x"} {
-		_, err := Compile(testEnv(t), &snapshot.Route{Name: "h", Method: "GET", Path: "/h",
+		_, err := Compile(testutil.Compiler(t), &snapshot.Route{Name: "h", Method: "GET", Path: "/h",
 			Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationNone},
-			Steps:          []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{URL: url})}})
-		var perr *Error
+			Steps:          []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{URL: url})}})
+		var perr *CompileError
 		if !errors.As(err, &perr) || perr.Reason != v1alpha1.ReasonInvalidSpec || !strings.Contains(perr.Message, "vars.") {
 			t.Errorf("Compile(url %q) = %v, want InvalidSpec", url, err)
 		}
@@ -437,12 +429,12 @@ func TestHTTPHostFromVariables(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.record(r) }))
 	defer srv.Close()
 	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{
 		URL: "http://{{ vars.host }}:{{ vars.port }}/a/{{ request.params.id }}",
 	})}, v1alpha1.Response{})
 	rt := testRuntime()
 	rt.Vars = map[string]string{"host": host, "port": port}
-	mustRun(t, r, rt, &Request{Params: map[string]string{"id": "x/y"}})
+	mustRun(t, r, rt, &request{Params: map[string]string{"id": "x/y"}})
 	got.mu.Lock()
 	defer got.mu.Unlock()
 	if got.requestURI != "/a/x%2Fy" {
@@ -460,10 +452,10 @@ func TestHTTPRedirectsAreNotFollowed(t *testing.T) {
 		http.Redirect(w, r, elsewhere.URL+"/steal", http.StatusFound)
 	}))
 	defer redirecting.Close()
-	r := compileRoute(t, "h", []v1alpha1.Step{httpStep("fetch", v1alpha1.HTTPOperation{
+	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{
 		URL: redirecting.URL + "/data", Headers: map[string]string{"X-Api-Key": "{{ secrets.apiKey }}"},
 	})}, v1alpha1.Response{})
-	res := mustRun(t, r, testRuntime(), &Request{})
+	res := mustRun(t, r, testRuntime(), &request{})
 	out := res.Body.(map[string]any)
 	if out["status"] != int64(302) || !strings.HasSuffix(out["headers"].(map[string]any)["location"].(string), "/steal") {
 		t.Fatalf("output = %v, want the 302 itself", out)

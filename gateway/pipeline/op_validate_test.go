@@ -11,6 +11,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 const orderSchema = `{
@@ -44,7 +45,7 @@ func validateStep(name, schema, value string, onError v1alpha1.OnError) v1alpha1
 	}}
 }
 
-func decodeJSON(t *testing.T, s string) any {
+func parseJSON(t *testing.T, s string) any {
 	t.Helper()
 	var v any
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
@@ -54,22 +55,22 @@ func decodeJSON(t *testing.T, s string) any {
 }
 
 func TestValidatePass(t *testing.T) {
-	r := compileRoute(t, "v", []v1alpha1.Step{validateStep("check", orderSchema, "", "")}, v1alpha1.Response{})
-	body := decodeJSON(t, `{"customer": {"name": "Ada"}, "items": [{"sku": "a", "qty": 2, "price": 9.5}]}`)
-	res := mustRun(t, r, testRuntime(), &Request{Body: body})
+	r := compileEndpoint(t, "v", []v1alpha1.Step{validateStep("check", orderSchema, "", "")}, v1alpha1.Response{})
+	body := parseJSON(t, `{"customer": {"name": "Ada"}, "items": [{"sku": "a", "qty": 2, "price": 9.5}]}`)
+	res := mustRun(t, r, testRuntime(), &request{Body: body})
 	if diff := cmp.Diff(map[string]any{"valid": true, "errors": []any{}}, res.Body); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
 }
 
 func TestValidateFail(t *testing.T) {
-	r := compileRoute(t, "v", []v1alpha1.Step{
+	r := compileEndpoint(t, "v", []v1alpha1.Step{
 		validateStep("check", orderSchema, "", ""),
-		transform("never", `'reached'`),
+		testutil.TransformStep("never", `'reached'`),
 	}, v1alpha1.Response{})
-	body := decodeJSON(t, `{"customer": {"email": "secret-address"},
+	body := parseJSON(t, `{"customer": {"email": "secret-address"},
 		"items": [{"sku": "a", "qty": 1}, {"sku": 7, "qty": 0.5, "price": -3}]}`)
-	e := runError(t, r, testRuntime(), &Request{Body: body}, 400)
+	e := runError(t, r, testRuntime(), &request{Body: body}, 400)
 	if e.Title != TitleSchemaMismatch || e.Step != "check" {
 		t.Errorf("error = %+v", e)
 	}
@@ -91,11 +92,11 @@ func TestValidateFail(t *testing.T) {
 }
 
 func TestValidateContinue(t *testing.T) {
-	r := compileRoute(t, "v", []v1alpha1.Step{
+	r := compileEndpoint(t, "v", []v1alpha1.Step{
 		validateStep("check", orderSchema, "", v1alpha1.OnErrorContinue),
-		transform("after", `steps.check.valid ? 'ok' : steps.check.errors[0].pointer + ' ' + steps.check.errors[0].message`),
+		testutil.TransformStep("after", `steps.check.valid ? 'ok' : steps.check.errors[0].pointer + ' ' + steps.check.errors[0].message`),
 	}, body(`{'check': steps.check, 'after': steps.after}`))
-	res := mustRun(t, r, testRuntime(), &Request{Body: decodeJSON(t, `{"customer": {"name": "Ada"}, "items": []}`)})
+	res := mustRun(t, r, testRuntime(), &request{Body: parseJSON(t, `{"customer": {"name": "Ada"}, "items": []}`)})
 	want := map[string]any{
 		"check": map[string]any{"valid": false, "errors": []any{
 			map[string]any{"pointer": "/items", "message": "minItems: got 0, want 1"},
@@ -128,7 +129,7 @@ func TestValidateExpressionValues(t *testing.T) {
 		{value: `[1]`, want: []Violation{{Pointer: "", Message: "got array, want object"}}},
 	} {
 		t.Run(tc.value, func(t *testing.T) {
-			r := compileRoute(t, "v", []v1alpha1.Step{validateStep("check", schema, tc.value, v1alpha1.OnErrorContinue)}, v1alpha1.Response{})
+			r := compileEndpoint(t, "v", []v1alpha1.Step{validateStep("check", schema, tc.value, v1alpha1.OnErrorContinue)}, v1alpha1.Response{})
 			res := mustRun(t, r, testRuntime(), nil)
 			var want any = map[string]any{"valid": true, "errors": []any{}}
 			if tc.want != nil {
@@ -142,17 +143,17 @@ func TestValidateExpressionValues(t *testing.T) {
 }
 
 func TestViolations(t *testing.T) {
-	s, err := CompileSchema([]byte(`{"type": "object", "properties": {"a~b/c": {"type": "string"}}, "additionalProperties": false}`))
+	s, err := compileSchema([]byte(`{"type": "object", "properties": {"a~b/c": {"type": "string"}}, "additionalProperties": false}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := Violations(s, map[string]any{"a~b/c": "x"}); v != nil {
+	if v := violations(s, map[string]any{"a~b/c": "x"}); v != nil {
 		t.Errorf("valid value: %v", v)
 	}
-	if v := Violations(nil, 1); v != nil {
+	if v := violations(nil, 1); v != nil {
 		t.Errorf("nil schema: %v", v)
 	}
-	got := Violations(s, map[string]any{"a~b/c": 1, "extra": true})
+	got := violations(s, map[string]any{"a~b/c": 1, "extra": true})
 	want := []Violation{
 		{Pointer: "", Message: "additional properties 'extra' not allowed"},
 		{Pointer: "/a~0b~1c", Message: "got number, want string"},
@@ -165,49 +166,49 @@ func TestViolations(t *testing.T) {
 	type item struct {
 		N int `json:"n"`
 	}
-	s, _ = CompileSchema([]byte(`{"type": "array", "items": {"type": "object", "properties": {"n": {"maximum": 5}}}}`))
-	got = Violations(s, []item{{1}, {9}})
+	s, _ = compileSchema([]byte(`{"type": "array", "items": {"type": "object", "properties": {"n": {"maximum": 5}}}}`))
+	got = violations(s, []item{{1}, {9}})
 	if diff := cmp.Diff([]Violation{{Pointer: "/1/n", Message: "must be at most 5"}}, got); diff != "" {
 		t.Errorf("struct values (-want +got):\n%s", diff)
 	}
-	if got := Violations(s, []any{map[string]any{"n": time.Duration(1)}}); len(got) != 0 {
+	if got := violations(s, []any{map[string]any{"n": time.Duration(1)}}); len(got) != 0 {
 		t.Errorf("typed number: %v", got)
 	}
 }
 
 func TestFormatsAreAsserted(t *testing.T) {
-	s, err := CompileSchema([]byte(`{"type": "object", "properties": {"email": {"type": "string", "format": "email"}}}`))
+	s, err := compileSchema([]byte(`{"type": "object", "properties": {"email": {"type": "string", "format": "email"}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := Violations(s, map[string]any{"email": "ada@example.org"}); v != nil {
+	if v := violations(s, map[string]any{"email": "ada@example.org"}); v != nil {
 		t.Errorf("a valid email: %v", v)
 	}
-	if v := Violations(s, map[string]any{"email": "not-an-email"}); len(v) != 1 || v[0].Pointer != "/email" {
+	if v := violations(s, map[string]any{"email": "not-an-email"}); len(v) != 1 || v[0].Pointer != "/email" {
 		t.Errorf("format email is not checked: %v", v)
 	}
 }
 
 func TestViolationsCapped(t *testing.T) {
-	s, _ := CompileSchema([]byte(`{"type": "array", "items": {"type": "string"}}`))
-	many := make([]any, 3*MaxViolations)
+	s, _ := compileSchema([]byte(`{"type": "array", "items": {"type": "string"}}`))
+	many := make([]any, 3*maxViolations)
 	for i := range many {
 		many[i] = i
 	}
-	if got := Violations(s, many); len(got) != MaxViolations {
-		t.Errorf("%d violations, want %d", len(got), MaxViolations)
+	if got := violations(s, many); len(got) != maxViolations {
+		t.Errorf("%d violations, want %d", len(got), maxViolations)
 	}
 }
 
 func TestViolationMessagesDoNotQuoteValues(t *testing.T) {
-	s, err := CompileSchema([]byte(`{"type": "object", "properties": {
+	s, err := compileSchema([]byte(`{"type": "object", "properties": {
 		"min": {"minimum": 1.5}, "max": {"maximum": 10}, "xmax": {"exclusiveMaximum": 0.25},
 		"mul": {"multipleOf": 3}, "pat": {"pattern": "^a"}, "nan": {}
 	}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := Violations(s, map[string]any{"min": 1.25, "max": int64(9123457), "xmax": 0.5, "mul": 7654321, "pat": "zz-private"})
+	got := violations(s, map[string]any{"min": 1.25, "max": int64(9123457), "xmax": 0.5, "mul": 7654321, "pat": "zz-private"})
 	want := []Violation{
 		{Pointer: "/max", Message: "must be at most 10"},
 		{Pointer: "/min", Message: "must be at least 1.5"},
@@ -218,7 +219,7 @@ func TestViolationMessagesDoNotQuoteValues(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if got := Violations(s, map[string]any{"nan": math.NaN()}); len(got) != 1 || got[0].Pointer != "" {
+	if got := violations(s, map[string]any{"nan": math.NaN()}); len(got) != 1 || got[0].Pointer != "" {
 		t.Errorf("NaN: %v", got)
 	}
 }

@@ -45,7 +45,7 @@ func TestXMLToJSON(t *testing.T) {
 			want: map[string]any{"Envelope": map[string]any{"Body": map[string]any{"Result": map[string]any{"@code": "0", "#text": "ok"}}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := XMLToJSON(tc.doc)
+			got, err := xmlToJSON(tc.doc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,8 +66,8 @@ func TestXMLToJSONMalformed(t *testing.T) {
 		{"other encoding", `<?xml version="1.0" encoding="ISO-8859-1"?><a/>`, "the document declares an encoding other than UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := XMLToJSON(tc.doc)
-			e, ok := err.(*Error)
+			_, err := xmlToJSON(tc.doc)
+			e, ok := err.(*RunError)
 			if !ok || e.Status != 400 || e.Title != TitleInvalidXML || e.Detail != tc.detail {
 				t.Errorf("error = %#v, want 400 %q", err, tc.detail)
 			}
@@ -76,27 +76,27 @@ func TestXMLToJSONMalformed(t *testing.T) {
 }
 
 func TestXMLToJSONStep(t *testing.T) {
-	r := compileRoute(t, "x", []v1alpha1.Step{
+	r := compileEndpoint(t, "x", []v1alpha1.Step{
 		{Name: "parse", XMLToJSON: &v1alpha1.XMLToJSONOperation{Value: `request.text`}},
 	}, body(`steps.parse.r.v`))
-	res := mustRun(t, r, testRuntime(), &Request{Text: `<r><v>1</v></r>`})
+	res := mustRun(t, r, testRuntime(), &request{Text: `<r><v>1</v></r>`})
 	if res.Body != "1" {
 		t.Errorf("body = %#v", res.Body)
 	}
 
-	e := runError(t, r, testRuntime(), &Request{Text: `<r><v>1</r>`}, 400)
+	e := runError(t, r, testRuntime(), &request{Text: `<r><v>1</r>`}, 400)
 	if e.Step != "parse" || e.Title != TitleInvalidXML || strings.Contains(e.Detail, "<") {
 		t.Errorf("error = %+v", e)
 	}
 
-	r = compileRoute(t, "x", []v1alpha1.Step{
+	r = compileEndpoint(t, "x", []v1alpha1.Step{
 		{Name: "parse", XMLToJSON: &v1alpha1.XMLToJSONOperation{Value: `request.body`}},
 	}, v1alpha1.Response{})
-	e = runError(t, r, testRuntime(), &Request{Body: map[string]any{"a": 1}}, 500)
+	e = runError(t, r, testRuntime(), &request{Body: map[string]any{"a": 1}}, 500)
 	if e.Step != "parse" || e.Detail != "the value must be a string of XML, got map" {
 		t.Errorf("error = %+v", e)
 	}
-	if res := mustRun(t, r, testRuntime(), &Request{Body: "<a>b</a>"}); !cmp.Equal(res.Body, map[string]any{"a": "b"}) {
+	if res := mustRun(t, r, testRuntime(), &request{Body: "<a>b</a>"}); !cmp.Equal(res.Body, map[string]any{"a": "b"}) {
 		t.Errorf("body = %#v", res.Body)
 	}
 }
