@@ -44,10 +44,15 @@ func TestMain(m *testing.M) {
 
 func runSuite(m *testing.M) int {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	assets, err := testutil.EnvtestAssets("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	testEnv := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: envtestAssets(),
+		BinaryAssetsDirectory: assets,
 	}
 	cfg, err := testEnv.Start()
 	if err != nil {
@@ -85,15 +90,6 @@ func runSuite(m *testing.M) int {
 }
 
 const testGatewayImage = "example.com/appapi-gateway:test"
-
-// envtestAssets finds the control plane binaries: KUBEBUILDER_ASSETS, as
-// make sets it, or bin/k8s, so the tests also run from an editor.
-func envtestAssets() string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
-	}
-	return filepath.Join("..", "bin", "k8s")
-}
 
 // zapLevel keeps the controllers' logs quiet unless APPAPI_TEST_LOG is set.
 func zapLevel() zapcore.Level {
