@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot/store"
 	"github.com/appapi-dev/appapi/internal/token"
 )
 
@@ -293,14 +293,12 @@ func (r *ApiTokenReconciler) writeRecord(ctx context.Context, tok *v1alpha1.ApiT
 // reconcilePublication checks whether the Environment's published
 // credentials hold the current token, which is when callers can use it.
 func (r *ApiTokenReconciler) reconcilePublication(ctx context.Context, s *tokenScope) error {
-	secret := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: s.token.Namespace, Name: snapshot.CredentialsName(s.token.Spec.Environment)}
-	if err := r.Get(ctx, key, secret); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	creds, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
-	if err != nil {
+	creds, err := snapshotReader(r.Client, s.token.Namespace, s.token.Spec.Environment).ReadCredentials(ctx)
+	if errors.Is(err, store.ErrNotPublished) || errors.Is(err, store.ErrUnreadable) {
 		return nil
+	}
+	if err != nil {
+		return err
 	}
 	for _, t := range creds.Tokens {
 		if t.Name == s.token.Name && t.ID == s.record.Current.ID {
