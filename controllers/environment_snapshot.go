@@ -59,7 +59,7 @@ func (r *EnvironmentReconciler) reconcileSnapshot(ctx context.Context, s *enviro
 	for i := range apps {
 		app := &apps[i]
 		gen := served[app.Name+"/"+string(app.UID)]
-		errs = append(errs, r.updateAppAPIStatus(ctx, app, out.AppAPIs[app.Name], gen, gatewayURL(s.env)+app.Spec.Path))
+		errs = append(errs, r.updateAppAPIStatus(ctx, app, appAPIObservation{Verdict: out.AppAPIs[app.Name], Served: gen, URL: gatewayURL(s.env) + app.Spec.Path}))
 	}
 	return errors.Join(errs...)
 }
