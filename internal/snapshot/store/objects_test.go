@@ -33,27 +33,25 @@ func newMemoryObjects() *memoryObjects {
 }
 
 func (m *memoryObjects) GetConfigMap(_ context.Context, name string) (*corev1.ConfigMap, error) {
-	m.calls = append(m.calls, "get "+name)
-	if m.fail != nil {
-		return nil, m.fail
-	}
-	cm, ok := m.configMaps[name]
-	if !ok {
-		return nil, apierrors.NewNotFound(corev1.Resource("configmaps"), name)
-	}
-	return cm.DeepCopy(), nil
+	return get(m, m.configMaps, "configmaps", name)
 }
 
 func (m *memoryObjects) GetSecret(_ context.Context, name string) (*corev1.Secret, error) {
+	return get(m, m.secrets, "secrets", name)
+}
+
+// get returns a copy, as a client does, so that a caller's changes stay its own.
+func get[T interface{ DeepCopy() T }](m *memoryObjects, objects map[string]T, resource, name string) (T, error) {
 	m.calls = append(m.calls, "get "+name)
+	var none T
 	if m.fail != nil {
-		return nil, m.fail
+		return none, m.fail
 	}
-	s, ok := m.secrets[name]
+	obj, ok := objects[name]
 	if !ok {
-		return nil, apierrors.NewNotFound(corev1.Resource("secrets"), name)
+		return none, apierrors.NewNotFound(corev1.Resource(resource), name)
 	}
-	return s.DeepCopy(), nil
+	return obj.DeepCopy(), nil
 }
 
 func (m *memoryObjects) ApplyConfigMap(_ context.Context, cm *corev1ac.ConfigMapApplyConfiguration) error {
