@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -23,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot/store"
 	"github.com/appapi-dev/appapi/internal/token"
 )
 
@@ -42,6 +41,7 @@ type ApiTokenReconciler struct {
 
 // tokenScope carries what one reconcile learns, phase by phase.
 type tokenScope struct {
+	phaseProgress
 	token *v1alpha1.ApiToken
 	now   time.Time
 	// key is set by reconcileEnvironment.
@@ -49,58 +49,33 @@ type tokenScope struct {
 	// record is set by reconcileRecord.
 	record      *token.Record
 	observation tokenObservation
-	// stop ends the phases early without an error: the status says why.
-	stop bool
 }
 
-// Reconcile brings one ApiToken's token, record and status up to date.
-func (r *ApiTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
-	tok := &v1alpha1.ApiToken{}
-	if err := r.Get(ctx, req.NamespacedName, tok); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !tok.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, tok)
-	}
-	if !controllerutil.ContainsFinalizer(tok, Finalizer) {
-		// Optimistic lock: a merge patch replaces the whole list, and
-		// must not drop a finalizer another controller added meanwhile.
-		patch := client.MergeFromWithOptions(tok.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		controllerutil.AddFinalizer(tok, Finalizer)
-		if err := r.Patch(ctx, tok, patch); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
+func (s *tokenScope) setStatus(err error) {
+	s.observation.ReconcileErr = err
+	s.token.Status = apiTokenStatus(s.token.Status, s.token, s.observation)
+}
 
-	s := &tokenScope{token: tok, now: r.Now()}
-	s.observation.Now = s.now
-	before := tok.DeepCopy()
-	defer func() {
-		s.observation.ReconcileErr = retErr
-		tok.Status = apiTokenStatus(tok.Status, tok, s.observation)
-		if equality.Semantic.DeepEqual(before.Status, tok.Status) {
-			return
-		}
-		// A merge patch: this controller is the status's only writer, so
-		// it need not fail on a concurrent change to the spec.
-		if err := r.Status().Patch(ctx, tok, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
-			retErr = errors.Join(retErr, err)
-		}
-	}()
-
-	for _, phase := range []func(context.Context, *tokenScope) error{
-		r.reconcileEnvironment,
-		r.reconcileRecord,
-		r.reconcilePublication,
-	} {
-		if err := phase(ctx, s); err != nil {
-			return ctrl.Result{}, err
-		}
-		if s.stop {
-			break
-		}
-	}
-	return ctrl.Result{RequeueAfter: tokenRequeueAfter(s)}, nil
+// Reconcile brings one ApiToken's token, record and status up to date, in
+// phases: the Environment's signing key, the token and its record, the
+// deadlines to come back at, the token's publication.
+func (r *ApiTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return (&objectReconciler[*v1alpha1.ApiToken, *tokenScope]{
+		client:    r.Client,
+		newObject: func() *v1alpha1.ApiToken { return &v1alpha1.ApiToken{} },
+		finalize:  r.reconcileDelete,
+		newScope: func(tok *v1alpha1.ApiToken) *tokenScope {
+			s := &tokenScope{token: tok, now: r.Now()}
+			s.observation.Now = s.now
+			return s
+		},
+		phases: []func(context.Context, *tokenScope) error{
+			r.reconcileEnvironment,
+			r.reconcileRecord,
+			r.reconcileDeadlines,
+			r.reconcilePublication,
+		},
+	}).Reconcile(ctx, req)
 }
 
 // reconcileEnvironment finds the Environment's signing key; without it
@@ -293,19 +268,32 @@ func (r *ApiTokenReconciler) writeRecord(ctx context.Context, tok *v1alpha1.ApiT
 // reconcilePublication checks whether the Environment's published
 // credentials hold the current token, which is when callers can use it.
 func (r *ApiTokenReconciler) reconcilePublication(ctx context.Context, s *tokenScope) error {
-	secret := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: s.token.Namespace, Name: snapshot.CredentialsName(s.token.Spec.Environment)}
-	if err := r.Get(ctx, key, secret); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	creds, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
-	if err != nil {
+	creds, err := snapshotReader(r.Client, s.token.Namespace, s.token.Spec.Environment).ReadCredentials(ctx)
+	if errors.Is(err, store.ErrNotPublished) || errors.Is(err, store.ErrUnreadable) {
 		return nil
+	}
+	if err != nil {
+		return err
 	}
 	for _, t := range creds.Tokens {
 		if t.Name == s.token.Name && t.ID == s.record.Current.ID {
 			s.observation.Published = true
 		}
+	}
+	return nil
+}
+
+// reconcileDeadlines comes back when the token expires or a grace period
+// ends, since nothing else signals those moments. Both matter only once
+// the token has a record: before that, the status waits for something else.
+func (r *ApiTokenReconciler) reconcileDeadlines(_ context.Context, s *tokenScope) error {
+	// A little after the moment, so that the token has passed it.
+	const margin = 100 * time.Millisecond
+	if exp := s.token.Expiry(); exp != nil && exp.After(s.now) {
+		s.requeueSoonerThan(exp.Sub(s.now) + margin)
+	}
+	if g := s.observation.NextGraceEnd; !g.IsZero() {
+		s.requeueSoonerThan(g.Sub(s.now) + margin)
 	}
 	return nil
 }
@@ -321,27 +309,7 @@ func (r *ApiTokenReconciler) reconcileDelete(ctx context.Context, tok *v1alpha1.
 	if controllerutil.ContainsFinalizer(tok, Finalizer) {
 		r.Recorder.Eventf(tok, nil, corev1.EventTypeNormal, "Revoked", "Revoke", "token %s revoked", tok.Status.TokenID)
 	}
-	// Optimistic lock: a merge patch replaces the whole list, and
-	// must not drop a finalizer another controller added meanwhile.
-	patch := client.MergeFromWithOptions(tok.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	controllerutil.RemoveFinalizer(tok, Finalizer)
-	return client.IgnoreNotFound(r.Patch(ctx, tok, patch))
-}
-
-// tokenRequeueAfter comes back when the token expires or a grace period
-// ends, since nothing else signals those moments.
-func tokenRequeueAfter(s *tokenScope) time.Duration {
-	var next time.Time
-	if exp := s.token.Expiry(); exp != nil && exp.After(s.now) {
-		next = *exp
-	}
-	if g := s.observation.NextGraceEnd; !g.IsZero() && (next.IsZero() || g.Before(next)) {
-		next = g
-	}
-	if next.IsZero() {
-		return 0
-	}
-	return next.Sub(s.now) + 100*time.Millisecond
+	return nil
 }
 
 // SetupWithManager registers the controller and its watches.

@@ -38,9 +38,7 @@ func apiTokenStatus(old v1alpha1.ApiTokenStatus, tok *v1alpha1.ApiToken, o token
 	}
 	ready, reason, message := apiTokenReadiness(tok, o)
 	setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, ready, reason, message)
-	// An expired token, or a Secret name someone else holds, waits for an
-	// edit of the ApiToken.
-	setStalled(&st.Conditions, gen, reason == v1alpha1.ReasonExpired || reason == v1alpha1.ReasonSecretConflict, reason, message)
+	setStalled(&st.Conditions, gen, v1alpha1.ApiTokenStalledReasons, reason, message)
 	if o.ReconcileErr == nil {
 		st.ObservedGeneration = gen
 	}

@@ -13,15 +13,26 @@ import (
 	"github.com/appapi-dev/appapi/internal/translate"
 )
 
+// appAPIObservation is what the EnvironmentReconciler found for one
+// AppAPI, the input of appAPIStatus.
+type appAPIObservation struct {
+	// Verdict is the translator's on the AppAPI's current generation.
+	Verdict translate.Verdict
+	// Served is the generation the published snapshot serves, 0 for none.
+	Served int64
+	URL    string
+}
+
 // appAPIStatus computes an AppAPI's status from the translator's verdict on
 // its current generation and the generation the published snapshot serves.
-func appAPIStatus(old v1alpha1.AppAPIStatus, generation int64, verdict translate.Verdict, served int64, url string) v1alpha1.AppAPIStatus {
+func appAPIStatus(old v1alpha1.AppAPIStatus, app *v1alpha1.AppAPI, o appAPIObservation) v1alpha1.AppAPIStatus {
 	st := *old.DeepCopy()
+	generation, verdict, served := app.Generation, o.Verdict, o.Served
 	st.ObservedGeneration = generation
 	st.ServedGeneration = served
-	st.URL = url
+	st.URL = o.URL
 	setCondition(&st.Conditions, generation, v1alpha1.ConditionAccepted, verdict.Accepted, verdict.Reason, verdict.Message)
-	setStalled(&st.Conditions, generation, !verdict.Accepted && needsSpecChange[verdict.Reason], verdict.Reason, verdict.Message)
+	setStalled(&st.Conditions, generation, v1alpha1.AppAPIStalledReasons, verdict.Reason, verdict.Message)
 	switch {
 	case served == generation && !verdict.Accepted:
 		// Accepted earlier, refused now for something outside it (a token
@@ -45,23 +56,11 @@ func appAPIStatus(old v1alpha1.AppAPIStatus, generation int64, verdict translate
 	return st
 }
 
-// needsSpecChange are the refusals that only an edit of the AppAPI (or of
-// the AppAPI holding its path) resolves. The others resolve when what the
-// AppAPI names appears, which GitOps tools may apply in the same sync.
-var needsSpecChange = map[v1alpha1.Reason]bool{
-	v1alpha1.ReasonInvalidExpression:    true,
-	v1alpha1.ReasonInvalidStepReference: true,
-	v1alpha1.ReasonInvalidSchema:        true,
-	v1alpha1.ReasonInvalidSpec:          true,
-	v1alpha1.ReasonCallCycle:            true,
-	v1alpha1.ReasonCallNotAllowed:       true,
-	v1alpha1.ReasonPathConflict:         true,
-}
-
 // updateAppAPIStatus writes an AppAPI's status when it changed, and records
 // an event when a generation is refused.
-func (r *EnvironmentReconciler) updateAppAPIStatus(ctx context.Context, app *v1alpha1.AppAPI, verdict translate.Verdict, served int64, url string) error {
-	next := appAPIStatus(app.Status, app.Generation, verdict, served, url)
+func (r *EnvironmentReconciler) updateAppAPIStatus(ctx context.Context, app *v1alpha1.AppAPI, o appAPIObservation) error {
+	next := appAPIStatus(app.Status, app, o)
+	verdict := o.Verdict
 	if equality.Semantic.DeepEqual(app.Status, next) {
 		return nil
 	}

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"slices"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -26,10 +28,11 @@ func setCondition(conditions *[]metav1.Condition, generation int64, typ string, 
 	})
 }
 
-// setStalled adds the Stalled condition, or removes it: it is present only
-// while True, as kstatus expects of abnormal-true conditions.
-func setStalled(conditions *[]metav1.Condition, generation int64, stalled bool, reason, message string) {
-	if !stalled {
+// setStalled adds the Stalled condition when reason is one of the kind's
+// stalledReasons, and removes it otherwise: it is present only while True,
+// as kstatus expects of abnormal-true conditions.
+func setStalled(conditions *[]metav1.Condition, generation int64, stalledReasons []v1alpha1.Reason, reason, message string) {
+	if !slices.Contains(stalledReasons, reason) {
 		meta.RemoveStatusCondition(conditions, v1alpha1.ConditionStalled)
 		return
 	}

@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -68,21 +67,18 @@ type environmentState struct {
 // environmentScope carries what one reconcile learns, phase by phase, for
 // the status computed at the end.
 type environmentScope struct {
+	phaseProgress
 	env   *v1alpha1.Environment
 	state *environmentState
 	// deployment is set by reconcileGateway.
 	deployment *appsv1.Deployment
 	// observation is filled by every phase.
 	observation environmentObservation
-	// requeueAfter is the soonest a phase wants to run again.
-	requeueAfter time.Duration
 }
 
-// requeueSoonerThan asks for the next reconcile after d at the latest.
-func (s *environmentScope) requeueSoonerThan(d time.Duration) {
-	if s.requeueAfter == 0 || d < s.requeueAfter {
-		s.requeueAfter = d
-	}
+func (s *environmentScope) setStatus(err error) {
+	s.observation.ReconcileErr = err
+	s.env.Status = environmentStatus(s.env.Status, s.env, s.observation)
 }
 
 // +kubebuilder:rbac:groups=appapi.dev,resources=environments;apitokens;appapis,verbs=get;list;watch;patch
@@ -93,56 +89,25 @@ func (s *environmentScope) requeueSoonerThan(d time.Duration) {
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile brings one Environment's gateway and snapshot up to date.
-func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
-	env := &v1alpha1.Environment{}
-	if err := r.Get(ctx, req.NamespacedName, env); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
-			return ctrl.Result{}, r.reportMissingEnvironment(ctx, req.NamespacedName)
-		}
-		return ctrl.Result{}, err
-	}
-	if !env.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, env)
-	}
-	if !controllerutil.ContainsFinalizer(env, Finalizer) {
-		// Optimistic lock: a merge patch replaces the whole list, and
-		// must not drop a finalizer another controller added meanwhile.
-		patch := client.MergeFromWithOptions(env.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		controllerutil.AddFinalizer(env, Finalizer)
-		if err := r.Patch(ctx, env, patch); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-
-	s := &environmentScope{env: env, state: r.state(req.NamespacedName)}
-	s.observation.URL = gatewayURL(env)
-	before := env.DeepCopy()
-	defer func() {
-		s.observation.ReconcileErr = retErr
-		env.Status = environmentStatus(env.Status, env.Generation, s.observation)
-		if equality.Semantic.DeepEqual(before.Status, env.Status) {
-			return
-		}
-		// A merge patch: this controller is the status's only writer, so
-		// it need not fail on a concurrent change to the spec.
-		if err := r.Status().Patch(ctx, env, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
-			retErr = errors.Join(retErr, err)
-		}
-	}()
-
-	phases := []func(context.Context, *environmentScope) error{
-		r.reconcileSigningKey,
-		r.reconcileGateway,
-		r.reconcileSnapshot,
-	}
-	for _, phase := range phases {
-		if err := phase(ctx, s); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	return ctrl.Result{RequeueAfter: s.requeueAfter}, nil
+// Reconcile brings one Environment's gateway and snapshot up to date, in
+// phases: signing key, gateway objects, snapshot.
+func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return (&objectReconciler[*v1alpha1.Environment, *environmentScope]{
+		client:    r.Client,
+		newObject: func() *v1alpha1.Environment { return &v1alpha1.Environment{} },
+		gone:      r.reconcileGone,
+		finalize:  r.reconcileDelete,
+		newScope: func(env *v1alpha1.Environment) *environmentScope {
+			s := &environmentScope{env: env, state: r.state(req.NamespacedName)}
+			s.observation.URL = gatewayURL(env)
+			return s
+		},
+		phases: []func(context.Context, *environmentScope) error{
+			r.reconcileSigningKey,
+			r.reconcileGateway,
+			r.reconcileSnapshot,
+		},
+	}).Reconcile(ctx, req)
 }
 
 // reconcileSigningKey creates the key that signs the Environment's tokens,
@@ -218,11 +183,14 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *v1alph
 		}
 	}
 	r.forget(client.ObjectKeyFromObject(env))
-	// Optimistic lock: a merge patch replaces the whole list, and
-	// must not drop a finalizer another controller added meanwhile.
-	patch := client.MergeFromWithOptions(env.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	controllerutil.RemoveFinalizer(env, Finalizer)
-	return client.IgnoreNotFound(r.Patch(ctx, env, patch))
+	return nil
+}
+
+// reconcileGone forgets an Environment that no longer exists, and tells
+// the AppAPIs that name it.
+func (r *EnvironmentReconciler) reconcileGone(ctx context.Context, key types.NamespacedName) error {
+	r.forget(key)
+	return r.reportMissingEnvironment(ctx, key)
 }
 
 // ownedObjects names everything an Environment makes: its gateway, signing
@@ -254,7 +222,7 @@ func (r *EnvironmentReconciler) reportMissingEnvironment(ctx context.Context, ke
 		Message: fmt.Sprintf("no Environment %q in namespace %q: create it or fix spec.environment", key.Name, key.Namespace)}
 	var errs []error
 	for i := range apps.Items {
-		errs = append(errs, r.updateAppAPIStatus(ctx, &apps.Items[i], verdict, 0, ""))
+		errs = append(errs, r.updateAppAPIStatus(ctx, &apps.Items[i], appAPIObservation{Verdict: verdict}))
 	}
 	return errors.Join(errs...)
 }

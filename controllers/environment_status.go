@@ -25,8 +25,9 @@ type environmentObservation struct {
 
 // environmentStatus computes an Environment's status. Ready is True only when
 // the gateway is available and serves the current snapshot with every secret.
-func environmentStatus(old v1alpha1.EnvironmentStatus, generation int64, o environmentObservation) v1alpha1.EnvironmentStatus {
+func environmentStatus(old v1alpha1.EnvironmentStatus, env *v1alpha1.Environment, o environmentObservation) v1alpha1.EnvironmentStatus {
 	st := *old.DeepCopy()
+	generation := env.Generation
 	st.URL = o.URL
 	if o.ReconcileErr != nil {
 		// Keep the last counts and generation: nothing new was learned.
@@ -37,9 +38,7 @@ func environmentStatus(old v1alpha1.EnvironmentStatus, generation int64, o envir
 	st.AppAPIs, st.Tokens, st.SnapshotGeneration = o.AppAPIs, o.Tokens, o.SnapshotGeneration
 	ready, reason, message := environmentReadiness(o)
 	setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, ready, reason, message)
-	// A bad signing key or a snapshot that cannot fit waits for a person.
-	setStalled(&st.Conditions, generation, reason == v1alpha1.ReasonSigningKeyInvalid || reason == v1alpha1.ReasonSnapshotTooLarge ||
-		reason == v1alpha1.ReasonSecretNotAllowed, reason, message)
+	setStalled(&st.Conditions, generation, v1alpha1.EnvironmentStalledReasons, reason, message)
 	// Written only after a reconcile without errors, so that kstatus reads
 	// it as the controller having acted on this generation.
 	st.ObservedGeneration = generation

@@ -276,8 +276,7 @@ func TestPublishTenThousandRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &EnvironmentReconciler{Client: k8sClient}
-	if err := r.writeSnapshot(context.Background(), env, enc); err != nil {
+	if err := snapshotWriter(k8sClient, env).Write(context.Background(), enc); err != nil {
 		t.Fatalf("the API server refused a 10,000-route snapshot: %v", err)
 	}
 	got, err := readSnapshot(ns, "big")

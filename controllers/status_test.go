@@ -40,6 +40,7 @@ func TestEnvironmentStatus(t *testing.T) {
 		wantReason  string
 		wantMessage string
 		wantObsGen  int64
+		wantStalled bool
 	}{
 		{name: "available", obs: environmentObservation{Deployment: deployment(2, true, true), SnapshotGeneration: 7, AppAPIs: 3, Tokens: 1},
 			wantReady: true, wantReason: v1alpha1.ReasonGatewayAvailable, wantMessage: "2 of 2 gateway replicas available", wantObsGen: 5},
@@ -52,21 +53,23 @@ func TestEnvironmentStatus(t *testing.T) {
 		{name: "no deployment yet", obs: environmentObservation{},
 			wantReason: v1alpha1.ReasonProgressing, wantObsGen: 5},
 		{name: "bad signing key wins over availability", obs: environmentObservation{Deployment: deployment(1, true, true), SigningKeyErr: errors.New("Secret k: not PEM")},
-			wantReason: v1alpha1.ReasonSigningKeyInvalid, wantMessage: "not PEM", wantObsGen: 5},
+			wantReason: v1alpha1.ReasonSigningKeyInvalid, wantMessage: "not PEM", wantObsGen: 5, wantStalled: true},
 		{name: "snapshot too large", obs: environmentObservation{Deployment: deployment(1, true, true),
 			SnapshotErr: &snapshotError{reason: v1alpha1.ReasonSnapshotTooLarge, err: errors.New("40000 routes do not fit")}},
-			wantReason: v1alpha1.ReasonSnapshotTooLarge, wantMessage: "keeps serving the last published snapshot", wantObsGen: 5},
+			wantReason: v1alpha1.ReasonSnapshotTooLarge, wantMessage: "keeps serving the last published snapshot", wantObsGen: 5, wantStalled: true},
 		{name: "missing secret", obs: environmentObservation{Deployment: deployment(1, true, true), MissingSecrets: []string{`db (key "pw" of Secret "x")`}},
 			wantReason: v1alpha1.ReasonSecretNotFound, wantMessage: `Secret "x"`, wantObsGen: 5},
 		{name: "secret without consent", obs: environmentObservation{Deployment: deployment(1, true, true), RefusedSecrets: []string{`db (Secret "x")`}},
-			wantReason: v1alpha1.ReasonSecretNotAllowed, wantMessage: "appapi.dev/environment-secret=true", wantObsGen: 5},
+			wantReason: v1alpha1.ReasonSecretNotAllowed, wantMessage: "appapi.dev/environment-secret=true", wantObsGen: 5, wantStalled: true},
 		{name: "reconcile error keeps observedGeneration", obs: environmentObservation{ReconcileErr: errors.New("connection refused")},
 			wantReason: v1alpha1.ReasonReconcileFailed, wantMessage: "connection refused", wantObsGen: 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			old := v1alpha1.EnvironmentStatus{ObservedGeneration: 4, AppAPIs: 9}
-			got := environmentStatus(old, 5, tt.obs)
+			env := newEnvironment("ns", "prod")
+			env.Generation = 5
+			got := environmentStatus(old, env, tt.obs)
 			c, err := condition(got.Conditions, v1alpha1.ConditionReady)
 			if err != nil {
 				t.Fatal(err)
@@ -77,11 +80,8 @@ func TestEnvironmentStatus(t *testing.T) {
 			if got.ObservedGeneration != tt.wantObsGen || c.ObservedGeneration != 5 {
 				t.Errorf("observedGeneration = %d (condition %d), want %d (condition 5)", got.ObservedGeneration, c.ObservedGeneration, tt.wantObsGen)
 			}
-			_, stalledErr := condition(got.Conditions, v1alpha1.ConditionStalled)
-			wantStalled := tt.wantReason == v1alpha1.ReasonSigningKeyInvalid || tt.wantReason == v1alpha1.ReasonSnapshotTooLarge ||
-				tt.wantReason == v1alpha1.ReasonSecretNotAllowed
-			if (stalledErr == nil) != wantStalled {
-				t.Errorf("Stalled present = %v, want %v", stalledErr == nil, wantStalled)
+			if stalled, err := condition(got.Conditions, v1alpha1.ConditionStalled); (err == nil) != tt.wantStalled || err == nil && stalled.Reason != tt.wantReason {
+				t.Errorf("Stalled = %+v (%v), want present %v", stalled, err, tt.wantStalled)
 			}
 			if tt.obs.ReconcileErr != nil && got.AppAPIs != 9 {
 				t.Errorf("a failed reconcile overwrote the counts: %d", got.AppAPIs)
@@ -95,19 +95,20 @@ func TestApiTokenStatus(t *testing.T) {
 	past, future := metav1.NewTime(now.Add(-time.Second)), metav1.NewTime(now.Add(time.Hour))
 	record := &token.Record{Current: token.Entry{ID: "abc", Hash: strings.Repeat("f", 64), IssuedAt: now}}
 	tests := []struct {
-		name       string
-		expiresAt  *metav1.Time
-		obs        tokenObservation
-		wantReady  bool
-		wantReason string
+		name        string
+		expiresAt   *metav1.Time
+		obs         tokenObservation
+		wantReady   bool
+		wantReason  string
+		wantStalled bool
 	}{
 		{name: "active", obs: tokenObservation{Record: record, Published: true}, wantReady: true, wantReason: v1alpha1.ReasonTokenActive},
 		{name: "minted, not yet published", obs: tokenObservation{Record: record}, wantReason: v1alpha1.ReasonPublishing},
-		{name: "expired", expiresAt: &past, obs: tokenObservation{Record: record, Published: true}, wantReason: v1alpha1.ReasonExpired},
+		{name: "expired", expiresAt: &past, obs: tokenObservation{Record: record, Published: true}, wantReason: v1alpha1.ReasonExpired, wantStalled: true},
 		{name: "expires later", expiresAt: &future, obs: tokenObservation{Record: record, Published: true}, wantReady: true, wantReason: v1alpha1.ReasonTokenActive},
 		{name: "no environment", obs: tokenObservation{EnvironmentMissing: true}, wantReason: v1alpha1.ReasonEnvironmentNotFound},
 		{name: "no signing key", obs: tokenObservation{SigningKeyPending: true}, wantReason: v1alpha1.ReasonSigningKeyPending},
-		{name: "secret conflict", obs: tokenObservation{SecretConflict: "Secret x exists"}, wantReason: v1alpha1.ReasonSecretConflict},
+		{name: "secret conflict", obs: tokenObservation{SecretConflict: "Secret x exists"}, wantReason: v1alpha1.ReasonSecretConflict, wantStalled: true},
 		{name: "error", obs: tokenObservation{ReconcileErr: errors.New("boom")}, wantReason: v1alpha1.ReasonReconcileFailed},
 	}
 	for _, tt := range tests {
@@ -124,9 +125,8 @@ func TestApiTokenStatus(t *testing.T) {
 			if (c.Status == metav1.ConditionTrue) != tt.wantReady || c.Reason != tt.wantReason {
 				t.Errorf("Ready = %s/%s (%q), want ready=%v %s", c.Status, c.Reason, c.Message, tt.wantReady, tt.wantReason)
 			}
-			_, stalledErr := condition(got.Conditions, v1alpha1.ConditionStalled)
-			if wantStalled := tt.wantReason == v1alpha1.ReasonExpired || tt.wantReason == v1alpha1.ReasonSecretConflict; (stalledErr == nil) != wantStalled {
-				t.Errorf("Stalled present = %v, want %v", stalledErr == nil, wantStalled)
+			if stalled, err := condition(got.Conditions, v1alpha1.ConditionStalled); (err == nil) != tt.wantStalled || err == nil && stalled.Reason != tt.wantReason {
+				t.Errorf("Stalled = %+v (%v), want present %v", stalled, err, tt.wantStalled)
 			}
 			if got.SecretName != "partner-token" {
 				t.Errorf("secretName = %q", got.SecretName)
@@ -166,7 +166,9 @@ func TestAppAPIStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := appAPIStatus(v1alpha1.AppAPIStatus{}, 4, tt.verdict, tt.served, "http://x/y")
+			app := newAppAPI("ns", "orders", "prod", "GET", "/orders", "1")
+			app.Generation = 4
+			got := appAPIStatus(v1alpha1.AppAPIStatus{}, app, appAPIObservation{Verdict: tt.verdict, Served: tt.served, URL: "http://x/y"})
 			a, _ := condition(got.Conditions, v1alpha1.ConditionAccepted)
 			r, _ := condition(got.Conditions, v1alpha1.ConditionReady)
 			if (a.Status == metav1.ConditionTrue) != tt.wantAccepted || a.Reason != tt.verdict.Reason || a.Message != tt.verdict.Message {

@@ -44,10 +44,15 @@ func TestMain(m *testing.M) {
 
 func runSuite(m *testing.M) int {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	assets, err := testutil.EnvtestAssets("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	testEnv := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: envtestAssets(),
+		BinaryAssetsDirectory: assets,
 	}
 	cfg, err := testEnv.Start()
 	if err != nil {
@@ -85,15 +90,6 @@ func runSuite(m *testing.M) int {
 }
 
 const testGatewayImage = "example.com/appapi-gateway:test"
-
-// envtestAssets finds the control plane binaries: KUBEBUILDER_ASSETS, as
-// make sets it, or bin/k8s, so the tests also run from an editor.
-func envtestAssets() string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
-	}
-	return filepath.Join("..", "bin", "k8s")
-}
 
 // zapLevel keeps the controllers' logs quiet unless APPAPI_TEST_LOG is set.
 func zapLevel() zapcore.Level {
@@ -134,34 +130,7 @@ func get(t *testing.T, ns, name string, obj client.Object) error {
 
 // readSnapshot reads the published snapshot the way a gateway does.
 func readSnapshot(ns, env string) (*snapshot.Snapshot, error) {
-	ctx := context.Background()
-	index := &corev1.ConfigMap{}
-	if err := k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: snapshot.IndexName(env)}, index); err != nil {
-		return nil, err
-	}
-	idx, err := snapshot.DecodeIndex([]byte(index.Data[snapshot.IndexKey]))
-	if err != nil {
-		return nil, err
-	}
-	routes, err := snapshot.DecodeRoutes(idx, func(name string) ([]byte, bool) {
-		cm := &corev1.ConfigMap{}
-		if err := k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, cm); err != nil {
-			return nil, false
-		}
-		return cm.BinaryData[snapshot.ShardKey], true
-	})
-	if err != nil {
-		return nil, err
-	}
-	secret := &corev1.Secret{}
-	if err := k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: snapshot.CredentialsName(env)}, secret); err != nil {
-		return nil, err
-	}
-	creds, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
-	if err != nil {
-		return nil, err
-	}
-	return snapshot.Assemble(idx, routes, creds)
+	return snapshotReader(k8sClient, ns, env).Read(context.Background())
 }
 
 func findRoute(s *snapshot.Snapshot, name string) *snapshot.Route {

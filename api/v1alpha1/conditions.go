@@ -55,6 +55,11 @@ const (
 	ReasonSnapshotTooLarge Reason = "SnapshotTooLarge"
 )
 
+// EnvironmentStalledReasons are the Environment Ready reasons that wait for
+// a person (a new signing key, fewer or smaller AppAPIs, a Secret's
+// consent): an Environment not Ready for one of them is also Stalled.
+var EnvironmentStalledReasons = []Reason{ReasonSigningKeyInvalid, ReasonSnapshotTooLarge, ReasonSecretNotAllowed}
+
 // ApiToken reasons.
 const (
 	// ReasonTokenActive: the token is minted and its hash is published.
@@ -68,6 +73,10 @@ const (
 	// ReasonPublishing: the token is minted and waits for its Environment to publish it.
 	ReasonPublishing Reason = "Publishing"
 )
+
+// ApiTokenStalledReasons are the ApiToken Ready reasons that wait for an
+// edit of the ApiToken: an ApiToken not Ready for one of them is also Stalled.
+var ApiTokenStalledReasons = []Reason{ReasonExpired, ReasonSecretConflict}
 
 // AppAPI reasons.
 const (
@@ -101,3 +110,13 @@ const (
 	// ReasonNotServed: no generation of this AppAPI is served.
 	ReasonNotServed Reason = "NotServed"
 )
+
+// AppAPIStalledReasons are the refusals (Accepted reasons) that only an edit
+// of the AppAPI, or of the AppAPI holding its path, resolves: an AppAPI
+// refused for one of them is also Stalled. The other refusals resolve when
+// what the AppAPI names appears, which GitOps tools may apply in the same
+// sync.
+var AppAPIStalledReasons = []Reason{
+	ReasonInvalidExpression, ReasonInvalidStepReference, ReasonInvalidSchema, ReasonInvalidSpec,
+	ReasonCallCycle, ReasonCallNotAllowed, ReasonPathConflict,
+}

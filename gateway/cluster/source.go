@@ -7,18 +7,17 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/snapshot/store"
 )
 
 // Source loads every new snapshot of one Environment into Load. When the API
@@ -34,9 +33,9 @@ type Source struct {
 	// not be loaded; it doubles up to maxRetryDelay. Zero means 250ms.
 	RetryDelay time.Duration
 
-	// shards caches decoded shards by digest: an edit rewrites one shard,
-	// so a reload fetches one.
-	shards map[string][]snapshot.Route
+	// reader keeps the shards it decoded: an edit rewrites one shard, so a
+	// reload fetches one.
+	reader *store.Reader
 	// loaded are the resource versions behind the served snapshot, once one is.
 	loaded *[2]string
 }
@@ -50,7 +49,6 @@ const (
 
 // Run watches until ctx is done.
 func (s *Source) Run(ctx context.Context) error {
-	s.shards = map[string][]snapshot.Route{}
 	changed := make(chan struct{}, 1)
 	notify := func() {
 		select {
@@ -58,8 +56,10 @@ func (s *Source) Run(ctx context.Context) error {
 		default:
 		}
 	}
-	indexes := s.informer(ctx, &corev1.ConfigMap{}, snapshot.IndexName(s.Environment), notify)
-	secrets := s.informer(ctx, &corev1.Secret{}, snapshot.CredentialsName(s.Environment), notify)
+	objects := &watchedObjects{client: s.Client, namespace: s.Namespace, environment: s.Environment,
+		index:       s.informer(ctx, &corev1.ConfigMap{}, snapshot.IndexName(s.Environment), notify),
+		credentials: s.informer(ctx, &corev1.Secret{}, snapshot.CredentialsName(s.Environment), notify)}
+	s.reader = store.NewReader(objects, s.Environment)
 	var retry <-chan time.Time
 	first := s.RetryDelay
 	if first == 0 {
@@ -74,7 +74,7 @@ func (s *Source) Run(ctx context.Context) error {
 		case <-retry:
 		}
 		retry = nil
-		err := s.sync(ctx, indexes, secrets)
+		err := s.sync(ctx, objects)
 		if err == nil {
 			delay = first
 			continue
@@ -108,32 +108,22 @@ func (s *Source) informer(ctx context.Context, obj any, name string, notify func
 	return inf.GetStore()
 }
 
-func (s *Source) sync(ctx context.Context, indexes, secrets cache.Store) error {
-	index, ok := get[*corev1.ConfigMap](indexes, s.Namespace, snapshot.IndexName(s.Environment))
-	if !ok {
+// sync loads the snapshot the watched objects describe, unless it is the
+// one already loaded.
+func (s *Source) sync(ctx context.Context, objects *watchedObjects) error {
+	index, err := objects.GetConfigMap(ctx, snapshot.IndexName(s.Environment))
+	if err != nil {
 		return errors.New("the snapshot index does not exist yet")
 	}
-	creds, ok := get[*corev1.Secret](secrets, s.Namespace, snapshot.CredentialsName(s.Environment))
-	if !ok {
+	creds, err := objects.GetSecret(ctx, snapshot.CredentialsName(s.Environment))
+	if err != nil {
 		return errors.New("the credentials Secret does not exist yet")
 	}
-	versions := [2]string{index.ResourceVersion, creds.ResourceVersion}
+	versions := [2]string{index.GetResourceVersion(), creds.GetResourceVersion()}
 	if s.loaded != nil && versions == *s.loaded {
 		return nil
 	}
-	idx, err := snapshot.DecodeIndex([]byte(index.Data[snapshot.IndexKey]))
-	if err != nil {
-		return err
-	}
-	routes, err := s.routes(ctx, idx)
-	if err != nil {
-		return err
-	}
-	credentials, err := snapshot.DecodeCredentials(creds.Data[snapshot.CredentialsKey])
-	if err != nil {
-		return err
-	}
-	snap, err := snapshot.Assemble(idx, routes, credentials)
+	snap, err := s.reader.Read(ctx)
 	if err != nil {
 		return err
 	}
@@ -142,40 +132,4 @@ func (s *Source) sync(ctx context.Context, indexes, secrets cache.Store) error {
 	}
 	s.loaded = &versions
 	return nil
-}
-
-// routes fetches the shards the index names, reusing those already decoded.
-func (s *Source) routes(ctx context.Context, idx *snapshot.Index) ([]snapshot.Route, error) {
-	var routes []snapshot.Route
-	keep := map[string][]snapshot.Route{}
-	for _, ref := range idx.Shards {
-		part, ok := s.shards[ref.SHA256]
-		if !ok {
-			cm, err := s.Client.CoreV1().ConfigMaps(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("%w: %s is missing", snapshot.ErrShardMismatch, ref.Name)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("read shard %s: %w", ref.Name, err)
-			}
-			if part, err = snapshot.DecodeShard(ref, cm.BinaryData[snapshot.ShardKey]); err != nil {
-				return nil, err
-			}
-		}
-		keep[ref.SHA256] = part
-		routes = append(routes, part...)
-	}
-	s.shards = keep
-	snapshot.SortRoutes(routes)
-	return routes, nil
-}
-
-func get[T any](store cache.Store, namespace, name string) (T, bool) {
-	var zero T
-	item, exists, err := store.GetByKey(namespace + "/" + name)
-	if err != nil || !exists {
-		return zero, false
-	}
-	v, ok := item.(T)
-	return v, ok
 }

@@ -56,13 +56,8 @@ var ErrTooLarge = errors.New("snapshot too large")
 // snapshot only when every shard it reads matches its digest, so a snapshot
 // whose shards are still being written is never half-loaded.
 type Index struct {
-	Version     string            `json:"version"`
-	Namespace   string            `json:"namespace"`
-	Environment string            `json:"environment"`
-	Generation  int64             `json:"generation"`
-	Settings    Settings          `json:"settings"`
-	Variables   map[string]string `json:"variables,omitempty"`
-	Shards      []ShardRef        `json:"shards"`
+	Header
+	Shards []ShardRef `json:"shards"`
 }
 
 // ShardRef names one shard and the SHA-256 of its compressed bytes.
@@ -122,10 +117,7 @@ func (e *Encoded) SetGeneration(s *Snapshot) error {
 	if len(creds) > MaxCredentialsBytes {
 		return fmt.Errorf("%w: credentials take %d bytes, more than the %d a Secret can hold; remove unused ApiTokens", ErrTooLarge, len(creds), MaxCredentialsBytes)
 	}
-	index, err := json.Marshal(Index{
-		Version: s.Version, Namespace: s.Namespace, Environment: s.Environment,
-		Generation: s.Generation, Settings: s.Settings, Variables: s.Variables, Shards: e.refs,
-	})
+	index, err := json.Marshal(Index{Header: s.Header(), Shards: e.refs})
 	if err != nil {
 		return err
 	}
@@ -191,25 +183,6 @@ func DecodeIndex(data []byte) (*Index, error) {
 // the caller waits for the next update instead of loading a mix of snapshots.
 var ErrShardMismatch = errors.New("shard does not match the index")
 
-// DecodeRoutes reads the routes of every shard the index names. shard returns
-// a shard ConfigMap's binary data, or false when it does not exist.
-func DecodeRoutes(idx *Index, shard func(name string) ([]byte, bool)) ([]Route, error) {
-	var routes []Route
-	for _, ref := range idx.Shards {
-		data, ok := shard(ref.Name)
-		if !ok {
-			return nil, fmt.Errorf("%w: %s is missing", ErrShardMismatch, ref.Name)
-		}
-		part, err := DecodeShard(ref, data)
-		if err != nil {
-			return nil, err
-		}
-		routes = append(routes, part...)
-	}
-	SortRoutes(routes)
-	return routes, nil
-}
-
 // DecodeShard checks one shard's data against its reference and decodes it.
 func DecodeShard(ref ShardRef, data []byte) ([]Route, error) {
 	sum := sha256.Sum256(data)
@@ -240,18 +213,4 @@ func DecodeCredentials(data []byte) (Credentials, error) {
 		return Credentials{}, errors.New("credentials: not valid JSON")
 	}
 	return c, nil
-}
-
-// Assemble joins a decoded index, its routes and credentials into a snapshot
-// and validates it.
-func Assemble(idx *Index, routes []Route, creds Credentials) (*Snapshot, error) {
-	s := &Snapshot{
-		Version: idx.Version, Namespace: idx.Namespace, Environment: idx.Environment,
-		Generation: idx.Generation, Settings: idx.Settings, Variables: idx.Variables,
-		Routes: routes, Credentials: creds,
-	}
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	return s, nil
 }

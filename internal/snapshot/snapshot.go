@@ -22,6 +22,7 @@ import (
 const Version = "appapi.dev/snapshot/v1"
 
 // Snapshot is everything one Environment's gateway needs to serve requests.
+// Its first fields are a Header's, which the index ConfigMap carries.
 type Snapshot struct {
 	Version     string `json:"version"`
 	Namespace   string `json:"namespace"`
@@ -35,6 +36,39 @@ type Snapshot struct {
 	Routes []Route `json:"routes,omitempty"`
 	// Credentials are published only in a Secret.
 	Credentials Credentials `json:"-"`
+}
+
+// Header is what a snapshot and its index share: everything but the routes
+// and the credentials. Snapshot spells these fields out rather than embed a
+// Header so that its composite literals, written across the code base, keep
+// naming them directly; TestHeaderMatchesSnapshot keeps the two in step.
+type Header struct {
+	Version     string            `json:"version"`
+	Namespace   string            `json:"namespace"`
+	Environment string            `json:"environment"`
+	Generation  int64             `json:"generation"`
+	Settings    Settings          `json:"settings"`
+	Variables   map[string]string `json:"variables,omitempty"`
+}
+
+// Header returns what s shares with its index.
+func (s *Snapshot) Header() Header {
+	return Header{Version: s.Version, Namespace: s.Namespace, Environment: s.Environment,
+		Generation: s.Generation, Settings: s.Settings, Variables: s.Variables}
+}
+
+// Assemble joins the header of an index, its routes and the credentials
+// into a snapshot and validates it.
+func Assemble(h Header, routes []Route, creds Credentials) (*Snapshot, error) {
+	s := &Snapshot{
+		Version: h.Version, Namespace: h.Namespace, Environment: h.Environment,
+		Generation: h.Generation, Settings: h.Settings, Variables: h.Variables,
+		Routes: routes, Credentials: creds,
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Settings are the Environment's request limits.

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -122,13 +123,29 @@ func TestDecodeRefusesShardThatDoesNotMatchIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The old index with the new shard: a gateway between two writes.
-	_, err = DecodeRoutes(idx, func(string) ([]byte, bool) { return newer.Shards[0], true })
-	if !errors.Is(err, ErrShardMismatch) {
-		t.Fatalf("DecodeRoutes() = %v, want ErrShardMismatch", err)
+	if _, err := DecodeShard(idx.Shards[0], newer.Shards[0]); !errors.Is(err, ErrShardMismatch) {
+		t.Fatalf("DecodeShard() = %v, want ErrShardMismatch", err)
 	}
-	_, err = DecodeRoutes(idx, func(string) ([]byte, bool) { return nil, false })
-	if !errors.Is(err, ErrShardMismatch) {
-		t.Fatalf("DecodeRoutes() with a missing shard = %v, want ErrShardMismatch", err)
+}
+
+// TestHeaderMatchesSnapshot: Snapshot spells out Header's fields, and the
+// index carries a Header, so the two must agree field by field, JSON
+// names included.
+func TestHeaderMatchesSnapshot(t *testing.T) {
+	header, snap := reflect.TypeFor[Header](), reflect.TypeFor[Snapshot]()
+	for i := range header.NumField() {
+		h, s := header.Field(i), snap.Field(i)
+		if h.Name != s.Name || h.Type != s.Type || h.Tag.Get("json") != s.Tag.Get("json") {
+			t.Errorf("Header field %d is %s %s %q; Snapshot's is %s %s %q", i, h.Name, h.Type, h.Tag, s.Name, s.Type, s.Tag)
+		}
+	}
+	s := validSnapshot()
+	got, err := Assemble(s.Header(), s.Routes, s.Credentials)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s, got); diff != "" {
+		t.Fatalf("Assemble(s.Header(), ...) is not s (-want +got):\n%s", diff)
 	}
 }
 
@@ -200,19 +217,20 @@ func decode(t *testing.T, enc *Encoded) *Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shards := map[string][]byte{}
-	for i, data := range enc.Shards {
-		shards[ShardName(idx.Environment, i)] = data
+	var routes []Route
+	for i, ref := range idx.Shards {
+		part, err := DecodeShard(ref, enc.Shards[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		routes = append(routes, part...)
 	}
-	routes, err := DecodeRoutes(idx, func(name string) ([]byte, bool) { d, ok := shards[name]; return d, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
+	SortRoutes(routes)
 	creds, err := DecodeCredentials(enc.Credentials)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Assemble(idx, routes, creds)
+	s, err := Assemble(idx.Header, routes, creds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,11 +30,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
-
-// defaultAssets is where `make envtest` builds the control plane, relative to
-// this package's directory (the working directory of `go test`).
-const defaultAssets = "../../bin/k8s"
 
 // Messages that several kinds share.
 const (
@@ -74,23 +70,10 @@ func run(m *testing.M) int {
 		}
 	}
 
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		abs, err := filepath.Abs(defaultAssets)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "crdvalidation: %v\n", err)
-			return 1
-		}
-		assets = abs
-		// envtest reads KUBEBUILDER_ASSETS whenever it is set, even to an
-		// empty string, ahead of BinaryAssetsDirectory: set it to the fallback.
-		if err := os.Setenv("KUBEBUILDER_ASSETS", assets); err != nil {
-			fmt.Fprintf(os.Stderr, "crdvalidation: %v\n", err)
-			return 1
-		}
-	}
-	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
-		fmt.Fprintf(os.Stderr, "crdvalidation: no kube-apiserver in %s (set KUBEBUILDER_ASSETS or run `make envtest`): %v\n", assets, err)
+	// The working directory of `go test` is this package's directory.
+	assets, err := testutil.EnvtestAssets("../..")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "crdvalidation: %v\n", err)
 		return 1
 	}
 

@@ -32,6 +32,7 @@ import (
 
 	"github.com/appapi-dev/appapi/controllers"
 	"github.com/appapi-dev/appapi/internal/demoupstream"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // Options configure a harness.
@@ -89,11 +90,15 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 			return h, err
 		}
 	}
-	h.progress("starting kube-apiserver and etcd (bin/k8s)")
+	assets, err := testutil.EnvtestAssets(opts.Root)
+	if err != nil {
+		return h, fmt.Errorf("control plane: %w", err)
+	}
+	h.progress("starting kube-apiserver and etcd (" + assets + ")")
 	h.env = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(opts.Root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: filepath.Join(opts.Root, "bin", "k8s"),
+		BinaryAssetsDirectory: assets,
 		// A graceful API server shutdown waits for watches to end, 20
 		// seconds by default; nothing here needs it.
 		ControlPlaneStopTimeout: 3 * time.Second,

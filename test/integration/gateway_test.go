@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,23 +39,20 @@ import (
 // the measured delays are logged, and the benchmarks measure speed.
 const deadline = 10 * time.Second
 
-func assets() string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
-	}
-	return filepath.Join("..", "..", "bin", "k8s")
-}
-
 // TestGatewayInClusterMode follows one Environment through its life:
 // an AppAPI is applied and answers, an edit changes the answer, a deleted
 // token stops working, and with the API server gone the gateway keeps
 // serving its last snapshot.
 func TestGatewayInClusterMode(t *testing.T) {
 	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	assets, err := testutil.EnvtestAssets(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
 	testEnv := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets(),
+		BinaryAssetsDirectory: assets,
 		// Kill the API server when stopping it rather than wait for its
 		// graceful shutdown: a crash is the harder case for the gateway.
 		ControlPlaneStopTimeout: time.Second,
