@@ -192,7 +192,7 @@ func (r *EnvironmentReconciler) loadPublished(ctx context.Context, s *environmen
 		return err
 	}
 	// Whatever else fails, the next generation must be newer.
-	s.state.sequencer.Resume(&snapshot.Snapshot{Generation: idx.Generation})
+	s.state.sequencer.Resume(&snapshot.Snapshot{Header: snapshot.Header{Generation: idx.Generation}})
 	prev, err := reader.ReadSnapshot(ctx, idx)
 	switch {
 	case errors.Is(err, store.ErrNotPublished) || errors.Is(err, store.ErrUnreadable):

@@ -267,8 +267,7 @@ func TestPublishTenThousandRoutes(t *testing.T) {
 	})
 	env = newEnvironment(ns, "big")
 	env.UID = "test"
-	big := &snapshot.Snapshot{Version: snapshot.Version, Namespace: ns, Environment: "big", Generation: 1,
-		Settings: snapshot.Settings{MaxRequestBytes: 1, RequestTimeout: snapshot.Duration(time.Second)}}
+	big := &snapshot.Snapshot{Header: snapshot.Header{Version: snapshot.Version, Namespace: ns, Environment: "big", Generation: 1, Settings: snapshot.Settings{MaxRequestBytes: 1, RequestTimeout: snapshot.Duration(time.Second)}}}
 	for i := range 10000 {
 		big.Routes = append(big.Routes, tenThousandRoute(i))
 	}
@@ -312,9 +311,8 @@ func TestInvalidSnapshotIsNeverPublished(t *testing.T) {
 	ns := newNamespace(t)
 	env := newEnvironment(ns, "broken")
 	env.UID = "test"
-	bad := &snapshot.Snapshot{Version: snapshot.Version, Namespace: ns, Environment: "broken",
-		Settings: snapshot.Settings{MaxRequestBytes: 1, RequestTimeout: snapshot.Duration(time.Second)},
-		Routes:   []snapshot.Route{tenThousandRoute(1), tenThousandRoute(1)}}
+	bad := &snapshot.Snapshot{Header: snapshot.Header{Version: snapshot.Version, Namespace: ns, Environment: "broken", Settings: snapshot.Settings{MaxRequestBytes: 1, RequestTimeout: snapshot.Duration(time.Second)}},
+		Routes: []snapshot.Route{tenThousandRoute(1), tenThousandRoute(1)}}
 	r := &EnvironmentReconciler{Client: k8sClient}
 	err := r.publish(context.Background(), &environmentScope{env: env, state: &environmentState{}}, bad)
 	var serr *snapshotError

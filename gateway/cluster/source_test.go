@@ -24,8 +24,7 @@ import (
 // test uses client-go's fake clientset to inject the failure; the
 // integration suite runs the source against a real API server.
 func TestSourceRetriesAFailedShardRead(t *testing.T) {
-	snap := &snapshot.Snapshot{Version: snapshot.Version, Namespace: "shop", Environment: "prod", Generation: 1,
-		Settings: snapshot.Settings{MaxRequestBytes: 1, RequestTimeout: snapshot.Duration(time.Second)},
+	snap := &snapshot.Snapshot{Header: snapshot.Header{Version: snapshot.Version, Namespace: "shop", Environment: "prod", Generation: 1, Settings: snapshot.Settings{MaxRequestBytes: 1, RequestTimeout: snapshot.Duration(time.Second)}},
 		Routes: []snapshot.Route{{Name: "hello", Method: "GET", Path: "/hello",
 			Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationNone}}}}
 	enc, err := snapshot.Encode(snap)

@@ -36,10 +36,7 @@ func testSnapshot() *snapshot.Snapshot {
 	token := v1alpha1.Authentication{Mode: v1alpha1.AuthenticationToken}
 	none := v1alpha1.Authentication{Mode: v1alpha1.AuthenticationNone}
 	return &snapshot.Snapshot{
-		Version:     snapshot.Version,
-		Namespace:   "shop",
-		Environment: "prod",
-		Generation:  7,
+		Header: snapshot.Header{Version: snapshot.Version, Namespace: "shop", Environment: "prod", Generation: 7},
 		Routes: []snapshot.Route{
 			{
 				Name: "create-order", Method: "POST", Path: "/orders", Authentication: token,
@@ -338,7 +335,7 @@ func TestBuildJSON(t *testing.T) {
 }
 
 func TestBuildEmpty(t *testing.T) {
-	b := build(t, &snapshot.Snapshot{Version: snapshot.Version, Namespace: "ns", Environment: "dev", Generation: 1}, "")
+	b := build(t, &snapshot.Snapshot{Header: snapshot.Header{Version: snapshot.Version, Namespace: "ns", Environment: "dev", Generation: 1}}, "")
 	doc := load(t, b)
 	if doc.Paths.Len() != 0 || len(doc.Servers) != 0 || doc.Info.Title != "appapi environment ns/dev" || doc.Info.Version != "1" {
 		t.Errorf("document = %s", b)
@@ -365,7 +362,7 @@ func TestBuildDeterministic(t *testing.T) {
 // Paths that differ only in parameter names match the same requests; OpenAPI
 // allows one of them.
 func TestBuildSamePathOtherNames(t *testing.T) {
-	s := &snapshot.Snapshot{Namespace: "ns", Environment: "dev", Generation: 3, Routes: []snapshot.Route{
+	s := &snapshot.Snapshot{Header: snapshot.Header{Namespace: "ns", Environment: "dev", Generation: 3}, Routes: []snapshot.Route{
 		{Name: "get", Method: "GET", Path: "/orders/{orderId}/lines/{n}", Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationToken}},
 		{Name: "delete", Method: "DELETE", Path: "/orders/{id}/lines/{line}", Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationToken}},
 	}}
@@ -397,7 +394,7 @@ func TestBuildErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &snapshot.Snapshot{Namespace: "ns", Environment: "dev", Generation: 1, Routes: []snapshot.Route{
+			s := &snapshot.Snapshot{Header: snapshot.Header{Namespace: "ns", Environment: "dev", Generation: 1}, Routes: []snapshot.Route{
 				{Name: "a", Method: "GET", Path: "/x/{id}"}, tt.route,
 			}}
 			_, err := Build(s, "")
@@ -412,7 +409,7 @@ func TestBuildErrors(t *testing.T) {
 }
 
 func TestBuildNonFiniteDefault(t *testing.T) {
-	s := &snapshot.Snapshot{Namespace: "ns", Environment: "dev", Generation: 1, Routes: []snapshot.Route{
+	s := &snapshot.Snapshot{Header: snapshot.Header{Namespace: "ns", Environment: "dev", Generation: 1}, Routes: []snapshot.Route{
 		{Name: "a", Method: "GET", Path: "/a", Query: []v1alpha1.QueryParameter{{Name: "x", Type: v1alpha1.QueryNumber, Default: ptr("Inf")}}},
 	}}
 	doc := load(t, build(t, s, ""))
@@ -424,7 +421,7 @@ func TestBuildNonFiniteDefault(t *testing.T) {
 
 // A recursive schema, with an anchor, validates values once in the document.
 func TestBuildRecursiveSchema(t *testing.T) {
-	s := &snapshot.Snapshot{Namespace: "ns", Environment: "dev", Generation: 1, Routes: []snapshot.Route{{
+	s := &snapshot.Snapshot{Header: snapshot.Header{Namespace: "ns", Environment: "dev", Generation: 1}, Routes: []snapshot.Route{{
 		Name: "plant", Method: "PATCH", Path: "/trees/{id}", Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationNone},
 		RequestSchema: json.RawMessage(`{"$id": "urn:tree", "type": "object", "required": ["name"],
 			"properties": {"name": {"$ref": "#name"}, "children": {"type": "array", "items": {"$ref": "#"}}},

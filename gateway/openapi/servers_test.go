@@ -85,7 +85,7 @@ func TestForwardedURL(t *testing.T) {
 }
 
 func TestServerFor(t *testing.T) {
-	s := &snapshot.Snapshot{Namespace: "shop", Environment: "prod"}
+	s := &snapshot.Snapshot{Header: snapshot.Header{Namespace: "shop", Environment: "prod"}}
 	plain := httptest.NewRequest("GET", "http://10.0.0.7:9901/openapi.json", nil)
 	proxied := httptest.NewRequest("GET", "http://10.0.0.7:9901/openapi.json", nil)
 	proxied.Header.Set("X-Forwarded-Host", "api.shop.test")

@@ -263,16 +263,11 @@ func (f *fixture) labelValues(t testing.TB, name, label string) []string {
 // newSnapshot is a valid snapshot of environment shop/prod with routes.
 func newSnapshot(generation int64, routes ...snapshot.Route) *snapshot.Snapshot {
 	return &snapshot.Snapshot{
-		Version:     snapshot.Version,
-		Namespace:   "shop",
-		Environment: "prod",
-		Generation:  generation,
-		Settings: snapshot.Settings{
+		Header: snapshot.Header{Version: snapshot.Version, Namespace: "shop", Environment: "prod", Generation: generation, Settings: snapshot.Settings{
 			MaxRequestBytes: 1 << 20,
 			RequestTimeout:  snapshot.Duration(10 * time.Second),
-		},
-		Variables: map[string]string{"region": "eu-west"},
-		Routes:    routes,
+		}, Variables: map[string]string{"region": "eu-west"}},
+		Routes: routes,
 	}
 }
 

@@ -117,7 +117,7 @@ func (e *Encoded) SetGeneration(s *Snapshot) error {
 	if len(creds) > MaxCredentialsBytes {
 		return fmt.Errorf("%w: credentials take %d bytes, more than the %d a Secret can hold; remove unused ApiTokens", ErrTooLarge, len(creds), MaxCredentialsBytes)
 	}
-	index, err := json.Marshal(Index{Header: s.Header(), Shards: e.refs})
+	index, err := json.Marshal(Index{Header: s.Header, Shards: e.refs})
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func TestSequencerResumesAfterRestart(t *testing.T) {
 		t.Fatalf("same as published: changed %v, generation %d; want no change at 3", changed, same.Generation)
 	}
 	// Only the generation could be read back: anything next is newer.
-	q.Resume(&Snapshot{Generation: 7})
+	q.Resume(&Snapshot{Header: Header{Generation: 7}})
 	next := validSnapshot()
 	if _, changed, _ := q.Next(next); !changed || next.Generation != 8 {
 		t.Fatalf("after a partial read-back: changed %v, generation %d; want 8", changed, next.Generation)

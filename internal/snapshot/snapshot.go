@@ -22,8 +22,19 @@ import (
 const Version = "appapi.dev/snapshot/v1"
 
 // Snapshot is everything one Environment's gateway needs to serve requests.
-// Its first fields are a Header's, which the index ConfigMap carries.
 type Snapshot struct {
+	// Header is what the index ConfigMap carries; its fields are inlined in
+	// the JSON, as an embedded struct's are.
+	Header
+	// Routes are the accepted AppAPIs, sorted by name.
+	Routes []Route `json:"routes,omitempty"`
+	// Credentials are published only in a Secret.
+	Credentials Credentials `json:"-"`
+}
+
+// Header is what a snapshot and its index share: everything but the routes
+// and the credentials.
+type Header struct {
 	Version     string `json:"version"`
 	Namespace   string `json:"namespace"`
 	Environment string `json:"environment"`
@@ -32,39 +43,12 @@ type Snapshot struct {
 	Settings   Settings `json:"settings"`
 	// Variables are the Environment's plain configuration values.
 	Variables map[string]string `json:"variables,omitempty"`
-	// Routes are the accepted AppAPIs, sorted by name.
-	Routes []Route `json:"routes,omitempty"`
-	// Credentials are published only in a Secret.
-	Credentials Credentials `json:"-"`
-}
-
-// Header is what a snapshot and its index share: everything but the routes
-// and the credentials. Snapshot spells these fields out rather than embed a
-// Header so that its composite literals, written across the code base, keep
-// naming them directly; TestHeaderMatchesSnapshot keeps the two in step.
-type Header struct {
-	Version     string            `json:"version"`
-	Namespace   string            `json:"namespace"`
-	Environment string            `json:"environment"`
-	Generation  int64             `json:"generation"`
-	Settings    Settings          `json:"settings"`
-	Variables   map[string]string `json:"variables,omitempty"`
-}
-
-// Header returns what s shares with its index.
-func (s *Snapshot) Header() Header {
-	return Header{Version: s.Version, Namespace: s.Namespace, Environment: s.Environment,
-		Generation: s.Generation, Settings: s.Settings, Variables: s.Variables}
 }
 
 // Assemble joins the header of an index, its routes and the credentials
 // into a snapshot and validates it.
 func Assemble(h Header, routes []Route, creds Credentials) (*Snapshot, error) {
-	s := &Snapshot{
-		Version: h.Version, Namespace: h.Namespace, Environment: h.Environment,
-		Generation: h.Generation, Settings: h.Settings, Variables: h.Variables,
-		Routes: routes, Credentials: creds,
-	}
+	s := &Snapshot{Header: h, Routes: routes, Credentials: creds}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}

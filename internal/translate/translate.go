@@ -116,8 +116,7 @@ func (t *Translator) Translate(in Input) (*Output, error) {
 
 	out := &Output{AppAPIs: make(map[string]Verdict, len(cands))}
 	snap := &snapshot.Snapshot{
-		Version: snapshot.Version, Namespace: env.Namespace, Environment: env.Name,
-		Settings: settings, Variables: env.Spec.Variables,
+		Header:      snapshot.Header{Version: snapshot.Version, Namespace: env.Namespace, Environment: env.Name, Settings: settings, Variables: env.Spec.Variables},
 		Credentials: snapshot.Credentials{Tokens: sortedTokens(in.Tokens), Secrets: in.SecretValues},
 	}
 	for _, c := range cands {

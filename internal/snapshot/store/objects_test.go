@@ -92,9 +92,7 @@ func testWriter(objects Objects) *Writer {
 
 func testSnapshot() *snapshot.Snapshot {
 	return &snapshot.Snapshot{
-		Version: snapshot.Version, Namespace: "shop", Environment: "prod", Generation: 1,
-		Settings:  snapshot.Settings{MaxRequestBytes: 1 << 20, RequestTimeout: snapshot.Duration(30 * time.Second)},
-		Variables: map[string]string{"region": "eu"},
+		Header: snapshot.Header{Version: snapshot.Version, Namespace: "shop", Environment: "prod", Generation: 1, Settings: snapshot.Settings{MaxRequestBytes: 1 << 20, RequestTimeout: snapshot.Duration(30 * time.Second)}, Variables: map[string]string{"region": "eu"}},
 		Routes: []snapshot.Route{
 			{Name: "hello", Generation: 1, Method: "GET", Path: "/hello",
 				Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationToken}},
