@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
@@ -323,21 +324,14 @@ func (c *cluster) waitNewHolder(before *coordinationv1.Lease) *coordinationv1.Le
 	var lease *coordinationv1.Lease
 	c.wait("another replica holds the Lease", func() error {
 		lease = c.lease()
-		holder := ptrValue(lease.Spec.HolderIdentity)
-		if holder == "" || holder == ptrValue(before.Spec.HolderIdentity) {
+		holder := ptr.Deref(lease.Spec.HolderIdentity, "")
+		if holder == "" || holder == ptr.Deref(before.Spec.HolderIdentity, "") {
 			return fmt.Errorf("held by %q", holder)
 		}
 		return nil
 	})
 	c.leader()
 	return lease
-}
-
-func ptrValue(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 func (c *cluster) gatewayURL() string {
