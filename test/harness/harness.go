@@ -7,6 +7,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +47,11 @@ type Options struct {
 	Progress io.Writer
 	// UpstreamAddress, when set, runs the examples' upstream there.
 	UpstreamAddress string
+	// Replicas is how many manager processes Start runs; 0 means one.
+	// Several need ManagerArgs that make them elect a leader.
+	Replicas int
+	// ManagerArgs are added to every manager's command line.
+	ManagerArgs []string
 }
 
 // Harness is a running control plane, manager and gateways.
@@ -55,12 +62,31 @@ type Harness struct {
 	Client     client.Client
 	Kubeconfig string
 
-	mu       sync.Mutex
-	manager  *Process
-	gateways map[types.NamespacedName]*Gateway
-	upstream *http.Server
-	stop     context.CancelFunc
-	done     chan struct{}
+	// managerKubeconfig acts as the manager's ServiceAccount.
+	managerKubeconfig string
+
+	mu              sync.Mutex
+	managers        []*Manager
+	managersStarted int
+	gateways        map[types.NamespacedName]*Gateway
+	upstream        *http.Server
+	stop            context.CancelFunc
+	done            chan struct{}
+}
+
+// Manager is one manager process.
+type Manager struct {
+	*Process
+	// Name is unique per harness and names the log, WorkDir/<Name>.log.
+	Name string
+}
+
+// Leading reports whether the manager logged that it acquired the leader
+// Lease. A replica that loses the Lease exits, so a running one that
+// acquired it leads.
+func (m *Manager) Leading() bool {
+	log, err := m.Log()
+	return err == nil && !m.Exited() && bytes.Contains(log, []byte("Successfully acquired lease"))
 }
 
 // Gateway is one Environment's gateway process.
@@ -115,23 +141,13 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	}
 	h.progress("CRDs installed; kubeconfig written to " + h.Kubeconfig)
 
-	h.progress("starting the manager as its ServiceAccount, with config/rbac's ClusterRole (log: " + h.logPath("manager") + ")")
-	managerKubeconfig, err := h.managerIdentity(ctx)
-	if err != nil {
+	if h.managerKubeconfig, err = h.managerIdentity(ctx); err != nil {
 		return h, fmt.Errorf("manager RBAC: %w", err)
 	}
-	probe, err := freeAddress()
-	if err != nil {
-		return h, err
-	}
-	h.manager, err = startProcess(filepath.Join(opts.Root, "bin", "manager"), h.logPath("manager"),
-		"--kubeconfig="+managerKubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address="+probe,
-		"--gateway-image=ghcr.io/appapi-dev/appapi-gateway:dev")
-	if err != nil {
-		return h, err
-	}
-	if err := waitHTTP(ctx, h.manager, "http://"+probe+"/readyz", 60*time.Second); err != nil {
-		return h, fmt.Errorf("manager: %w (log: %s)", err, h.logPath("manager"))
+	for range max(opts.Replicas, 1) {
+		if _, err := h.StartManager(ctx); err != nil {
+			return h, err
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
@@ -140,27 +156,86 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	return h, nil
 }
 
-// managerIdentity binds the ClusterRole that `make manifests` generates
-// (config/rbac/role.yaml) to a ServiceAccount, and returns a kubeconfig
-// acting as it: the manager runs with exactly the permissions `make deploy`
-// gives it, so a missing rule fails here rather than in a cluster.
-func (h *Harness) managerIdentity(ctx context.Context) (string, error) {
-	data, err := os.ReadFile(filepath.Join(h.opts.Root, "config", "rbac", "role.yaml"))
+// StartManager starts one more manager process, as a Deployment replaces a
+// Pod, and waits until it answers /readyz. The first is named "manager",
+// the others "manager-2", "manager-3" and so on.
+func (h *Harness) StartManager(ctx context.Context) (*Manager, error) {
+	h.mu.Lock()
+	h.managersStarted++
+	name := "manager"
+	if h.managersStarted > 1 {
+		name = fmt.Sprintf("manager-%d", h.managersStarted)
+	}
+	h.mu.Unlock()
+	h.progress("starting " + name + " as its ServiceAccount, with config/rbac's ClusterRole (log: " + h.logPath(name) + ")")
+	probe, err := freeAddress()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	args := append([]string{"--kubeconfig=" + h.managerKubeconfig, "--metrics-bind-address=0", "--health-probe-bind-address=" + probe,
+		"--gateway-image=ghcr.io/appapi-dev/appapi-gateway:dev"}, h.opts.ManagerArgs...)
+	p, err := startProcess(filepath.Join(h.opts.Root, "bin", "manager"), h.logPath(name), args...)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{Process: p, Name: name}
+	h.mu.Lock()
+	h.managers = append(h.managers, m)
+	h.mu.Unlock()
+	// A replica that waits for the lease is ready too: readiness says the
+	// process runs, not that it leads.
+	if err := waitHTTP(ctx, p, "http://"+probe+"/readyz", 60*time.Second); err != nil {
+		return nil, fmt.Errorf("%s: %w (log: %s)", name, err, h.logPath(name))
+	}
+	return m, nil
+}
+
+// Managers lists the manager processes in the order they started, those
+// that exited included.
+func (h *Harness) Managers() []*Manager {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.managers)
+}
+
+// RESTConfig is an administrator's connection to the API server.
+func (h *Harness) RESTConfig() *rest.Config { return rest.CopyConfig(h.cfg) }
+
+// ManagerNamespace is the namespace `make deploy` runs the manager in; the
+// harness's managers act as its ServiceAccount there, and that is where
+// leader election must keep its Lease (--leader-election-namespace).
+const ManagerNamespace = "appapi-system"
+
+// managerIdentity binds the ClusterRole that `make manifests` generates
+// (config/rbac/role.yaml) and the leader election Role
+// (config/rbac/leader_election_role.yaml) to a ServiceAccount, and returns
+// a kubeconfig acting as it: the manager runs with exactly the permissions
+// `make deploy` gives it, so a missing rule fails here rather than in a
+// cluster.
+func (h *Harness) managerIdentity(ctx context.Context) (string, error) {
 	role := &rbacv1.ClusterRole{}
-	if err := yaml.UnmarshalStrict(data, role); err != nil {
+	if err := readManifest(filepath.Join(h.opts.Root, "config", "rbac", "role.yaml"), role); err != nil {
 		return "", err
 	}
-	const namespace, name = "appapi-system", "appapi-controller-manager"
+	election := &rbacv1.Role{}
+	if err := readManifest(filepath.Join(h.opts.Root, "config", "rbac", "leader_election_role.yaml"), election); err != nil {
+		return "", err
+	}
+	// config/default puts it in the manager's namespace.
+	election.Namespace = ManagerNamespace
+	const namespace, name = ManagerNamespace, "appapi-controller-manager"
+	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}}
 	for _, obj := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}},
 		role,
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: name}}},
+			Subjects: subjects},
+		election,
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: election.Name},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: election.Name},
+			Subjects: subjects},
 	} {
 		if err := h.Client.Create(ctx, obj); err != nil {
 			return "", fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
@@ -168,6 +243,17 @@ func (h *Harness) managerIdentity(ctx context.Context) (string, error) {
 	}
 	path := filepath.Join(h.opts.WorkDir, "manager.kubeconfig")
 	return path, writeKubeconfig(path, h.cfg, "system:serviceaccount:"+namespace+":"+name)
+}
+
+func readManifest(path string, obj any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := yaml.UnmarshalStrict(data, obj); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 func (h *Harness) progress(line string) {
@@ -318,8 +404,8 @@ func (h *Harness) Processes() []*Process {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []*Process
-	if h.manager != nil {
-		out = append(out, h.manager)
+	for _, m := range h.managers {
+		out = append(out, m.Process)
 	}
 	for _, gw := range h.gateways {
 		out = append(out, gw.Process)
@@ -337,9 +423,10 @@ func (h *Harness) Stop() {
 	for _, gw := range h.gateways {
 		gw.Stop()
 	}
+	managers := h.managers
 	h.mu.Unlock()
-	if h.manager != nil {
-		h.manager.Stop()
+	for _, m := range managers {
+		m.Stop()
 	}
 	if h.env != nil {
 		_ = h.env.Stop()

@@ -65,3 +65,17 @@ func (p *Process) Stop() {
 		_ = p.log.Close()
 	})
 }
+
+// Kill kills the process group at once, as a node that dies or the OOM
+// killer would: nothing in it gets to clean up. It returns once the
+// process has exited.
+func (p *Process) Kill() {
+	p.once.Do(func() {
+		_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+		<-p.done
+		_ = p.log.Close()
+	})
+}
+
+// Log returns what the process wrote to stdout and stderr so far.
+func (p *Process) Log() ([]byte, error) { return os.ReadFile(p.log.Name()) }
