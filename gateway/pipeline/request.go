@@ -74,7 +74,7 @@ func decodeBody(contentType string, body []byte) (any, error) {
 	case mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
 		v, err := decodeJSON(body)
 		if err != nil {
-			return nil, badRequest("the request body is not valid JSON: " + err.Error())
+			return nil, badRequest("the request body " + err.Error())
 		}
 		return v, nil
 	case mediaType == "application/x-www-form-urlencoded":
