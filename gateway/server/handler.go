@@ -57,7 +57,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	query, err := endpoint.ParseQuery(r.URL.Query())
+	query, err := endpoint.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		g.runFailed(x, r.Context(), err)
 		return
