@@ -50,7 +50,7 @@ func New() *Metrics {
 		}, []string{"appapi", "step", "operation", "outcome"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "appapi_gateway_auth_failures_total",
-			Help: "Requests refused by authentication (401) or API key filtering (403), by reason.",
+			Help: "Requests refused by authentication (401; 400 for a duplicated Authorization header) or API key filtering (403), by reason.",
 		}, []string{"reason"}),
 		shed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "appapi_gateway_requests_shed_total",

@@ -114,8 +114,14 @@ func (g *Gateway) authenticate(x *exchange, cfg *config, endpoint *pipeline.Endp
 	if a.Mode == v1alpha1.AuthenticationNone {
 		return map[string]any{}, true
 	}
-	tok, failure := cfg.Tokens.Authenticate(x.r.Header.Get("Authorization"), g.now())
-	if failure != "" {
+	tok, failure := cfg.Tokens.Authenticate(x.r.Header["Authorization"], g.now())
+	switch failure {
+	case "":
+	case auth.FailureDuplicated:
+		g.metrics.AuthFailure(string(failure))
+		g.fail(x, http.StatusBadRequest, "", "the request has more than one Authorization header; send one", nil)
+		return nil, false
+	default:
 		g.metrics.AuthFailure(string(failure))
 		auth.SetChallenge(x.w.Header(), failure)
 		g.fail(x, http.StatusUnauthorized, "", unauthorizedDetail[failure], nil)
