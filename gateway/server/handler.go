@@ -36,6 +36,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.log.Info("request", "method", r.Method, "path", r.URL.Path, "appapi", x.appAPI, "status", x.w.status(),
 			"duration_ms", float64(d.Microseconds())/1000, "bytes", x.w.bytes, "token", x.token, "request_id", x.requestID)
 	}()
+	// After the access log's defer, so that it runs first and the log
+	// records the 500 it writes.
+	defer g.recoverPanic(x)
+	g.serve(x, start)
+}
+
+// serve routes, authenticates, reads and runs one request, and answers it.
+func (g *Gateway) serve(x *exchange, start time.Time) {
+	r := x.r
 	cfg := g.current.Load()
 	if cfg == nil {
 		g.fail(x, http.StatusServiceUnavailable, "No configuration", "the gateway has not loaded a snapshot yet; retry shortly", nil)
