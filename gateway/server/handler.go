@@ -101,8 +101,7 @@ func (g *Gateway) serve(x *exchange, start time.Time) {
 		return
 	}
 	if err := writeResult(x.w, result); err != nil {
-		g.fail(x, http.StatusInternalServerError, pipeline.TitleInvalidValue,
-			"the response body cannot be encoded as JSON (NaN or infinity?)", nil)
+		g.fail(x, http.StatusInternalServerError, pipeline.TitleInvalidValue, err.Error(), nil)
 	}
 }
 
