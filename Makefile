@@ -69,6 +69,17 @@ lint-openapi: $(REDOCLY) ## Lint the gateway's /openapi.json documents with Redo
 test: envtest ## Run the unit and envtest suites.
 	go test ./... -count=1
 
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Fuzz request parsing, XML conversion, redirect validation and authentication, FUZZTIME (30s) each.
+	go test -run '^$$' -fuzz '^FuzzRequestBody$$' -fuzztime $(FUZZTIME) ./gateway/pipeline
+	go test -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime $(FUZZTIME) ./gateway/pipeline
+	go test -run '^$$' -fuzz '^FuzzXMLToJSON$$' -fuzztime $(FUZZTIME) ./gateway/pipeline
+	go test -run '^$$' -fuzz '^FuzzValidRedirect$$' -fuzztime $(FUZZTIME) ./gateway/pipeline
+	go test -run '^$$' -fuzz '^FuzzAuthenticate$$' -fuzztime $(FUZZTIME) ./gateway/auth
+
 .PHONY: test-e2e
 test-e2e: build envtest ## Run the end-to-end suite: real binaries as processes, driven by kubectl and HTTP.
 	go build -o $(LOCALBIN)/demo ./hack/demo

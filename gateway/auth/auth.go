@@ -22,6 +22,11 @@ const (
 	FailureMalformed Failure = "malformed"
 	FailureUnknown   Failure = "unknown"
 	FailureExpired   Failure = "expired"
+	// FailureDuplicated is a request with more than one Authorization
+	// header. HTTP allows one (RFC 9110, 5.3), and which of several counts
+	// is a guess that a proxy in front and the gateway could make
+	// differently, so it is a malformed request (400), not a wrong token.
+	FailureDuplicated Failure = "duplicated"
 )
 
 // Token is an authenticated caller.
@@ -52,11 +57,17 @@ func (s *Set) Len() int { return len(s.byHash) }
 // header; minted tokens are a few hundred bytes.
 const maxTokenLength = 4096
 
-// Authenticate checks an Authorization header value.
-func (s *Set) Authenticate(header string, now time.Time) (Token, Failure) {
-	if header == "" {
+// Authenticate checks the values of a request's Authorization header
+// (r.Header["Authorization"]): there must be one, "Bearer <token>" with the
+// scheme in any case, and the token one of the set's and not expired.
+func (s *Set) Authenticate(values []string, now time.Time) (Token, Failure) {
+	if len(values) > 1 {
+		return Token{}, FailureDuplicated
+	}
+	if len(values) == 0 || values[0] == "" {
 		return Token{}, FailureMissing
 	}
+	header := values[0]
 	scheme, text, ok := strings.Cut(header, " ")
 	text = strings.TrimLeft(text, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || text == "" || len(text) > maxTokenLength || strings.ContainsAny(text, " \t") {

@@ -34,9 +34,31 @@ func TestAuthenticate(t *testing.T) {
 		{header: "Bearer expired-token", failure: FailureExpired},
 	}
 	for _, tt := range tests {
-		got, failure := set.Authenticate(tt.header, now)
+		got, failure := set.Authenticate([]string{tt.header}, now)
 		if got != tt.want || failure != tt.failure {
 			t.Errorf("Authenticate(%.30q) = %+v, %q; want %+v, %q", tt.header, got, failure, tt.want, tt.failure)
+		}
+	}
+}
+
+// TestAuthenticateHeaderCount: no header is missing; two are refused even
+// when both carry the same valid token, rather than the first one winning.
+func TestAuthenticateHeaderCount(t *testing.T) {
+	set := NewSet([]snapshot.Token{{Name: "partner", ID: "p1", Hash: snapshot.HashToken("good-token")}})
+	now := time.Now()
+	for _, tc := range []struct {
+		values []string
+		want   Failure
+	}{
+		{values: nil, want: FailureMissing},
+		{values: []string{}, want: FailureMissing},
+		{values: []string{"Bearer good-token", "Bearer good-token"}, want: FailureDuplicated},
+		{values: []string{"Bearer good-token", "Bearer other"}, want: FailureDuplicated},
+		{values: []string{"Bearer other", "Bearer good-token"}, want: FailureDuplicated},
+		{values: []string{"", "Bearer good-token"}, want: FailureDuplicated},
+	} {
+		if got, failure := set.Authenticate(tc.values, now); failure != tc.want || got != (Token{}) {
+			t.Errorf("Authenticate(%q) = %+v, %q; want %q", tc.values, got, failure, tc.want)
 		}
 	}
 }
@@ -60,7 +82,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, f := set.Authenticate("Bearer eyJhbGciOiJFZERTQSJ9.payload.signature-of-typical-length-0123456789", now); f != "" {
+		if _, f := set.Authenticate([]string{"Bearer eyJhbGciOiJFZERTQSJ9.payload.signature-of-typical-length-0123456789"}, now); f != "" {
 			b.Fatal(f)
 		}
 	}

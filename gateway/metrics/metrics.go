@@ -23,6 +23,7 @@ type Metrics struct {
 	stepDuration    *prometheus.HistogramVec
 	authFailures    *prometheus.CounterVec
 	shed            prometheus.Counter
+	panics          prometheus.Counter
 	snapshotGen     prometheus.Gauge
 	reloads         *prometheus.CounterVec
 	routes          prometheus.Gauge
@@ -50,11 +51,15 @@ func New() *Metrics {
 		}, []string{"appapi", "step", "operation", "outcome"}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "appapi_gateway_auth_failures_total",
-			Help: "Requests refused by authentication (401) or API key filtering (403), by reason.",
+			Help: "Requests refused by authentication (401; 400 for a duplicated Authorization header) or API key filtering (403), by reason.",
 		}, []string{"reason"}),
 		shed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "appapi_gateway_requests_shed_total",
 			Help: "Requests refused with 503 because the gateway was serving its maximum in flight.",
+		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "appapi_gateway_panics_total",
+			Help: "Requests whose serving panicked: each was answered 500, or its connection closed if the answer had begun, and logged with its request ID. Any increase is a bug.",
 		}),
 		snapshotGen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "appapi_gateway_snapshot_generation",
@@ -73,7 +78,7 @@ func New() *Metrics {
 			Help: "Token hashes accepted.",
 		}),
 	}
-	m.Registry.MustRegister(m.requests, m.requestDuration, m.stepDuration, m.authFailures, m.shed,
+	m.Registry.MustRegister(m.requests, m.requestDuration, m.stepDuration, m.authFailures, m.shed, m.panics,
 		m.snapshotGen, m.reloads, m.routes, m.tokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -99,6 +104,9 @@ func (m *Metrics) AuthFailure(reason string) { m.authFailures.WithLabelValues(re
 
 // Shed records a request refused because too many were in flight.
 func (m *Metrics) Shed() { m.shed.Inc() }
+
+// Panic records a request whose serving panicked.
+func (m *Metrics) Panic() { m.panics.Inc() }
 
 // Loaded records a snapshot that is now served.
 func (m *Metrics) Loaded(generation int64, routes, tokens int) {

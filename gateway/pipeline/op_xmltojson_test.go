@@ -64,6 +64,11 @@ func TestXMLToJSONMalformed(t *testing.T) {
 		{"two roots", "<a/><b/>", "the document has more than one root element"},
 		{"unknown entity", "<a>&secret;</a>", "the document is not well-formed XML (line 1)"},
 		{"other encoding", `<?xml version="1.0" encoding="ISO-8859-1"?><a/>`, "the document declares an encoding other than UTF-8"},
+		{"one level too deep", "<r>\n" + strings.Repeat("<a>", MaxDepth) + strings.Repeat("</a>", MaxDepth) + "</r>",
+			"the document nests elements more than 128 levels deep (line 2)"},
+		// The attack that overflowed the stack: 5 MiB of unclosed nesting.
+		{"depth bomb", strings.Repeat("<a>", 748980) + strings.Repeat("</a>", 748980),
+			"the document nests elements more than 128 levels deep (line 1)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := xmlToJSON(tc.doc)
@@ -72,6 +77,26 @@ func TestXMLToJSONMalformed(t *testing.T) {
 				t.Errorf("error = %#v, want 400 %q", err, tc.detail)
 			}
 		})
+	}
+}
+
+// TestXMLToJSONDepth: a document at the limit converts, and its JSON form,
+// lists of repeated elements included, stays within the response's limit.
+func TestXMLToJSONDepth(t *testing.T) {
+	doc := strings.Repeat("<a><b/>", MaxDepth-1) + strings.Repeat("</a>", MaxDepth-1)
+	v, err := xmlToJSON(doc)
+	if err != nil {
+		t.Fatalf("%d levels: %v", MaxDepth, err)
+	}
+	if !ExceedsDepth(v, MaxDepth-1) {
+		t.Errorf("the JSON form of %d levels of elements nests less than that", MaxDepth)
+	}
+	worst := "<r>" + strings.Repeat("<a><x/><x/>", MaxDepth-2) + strings.Repeat("</a><a/>", MaxDepth-2) + "</r>"
+	if v, err = xmlToJSON(worst); err != nil {
+		t.Fatal(err)
+	}
+	if ExceedsDepth(v, 2*MaxDepth) || 2*MaxDepth > MaxResponseDepth {
+		t.Errorf("the JSON form of %d levels of repeated elements nests deeper than %d, or that is beyond MaxResponseDepth", MaxDepth, 2*MaxDepth)
 	}
 }
 

@@ -23,7 +23,8 @@ var errUnsupportedCharset = errors.New("unsupported charset")
 //     dropped.
 //   - Every value is a string: XML does not say which text is a number.
 //
-// A document that is not well-formed is a 400 *RunError.
+// A document that is not well-formed, or nests elements more than MaxDepth
+// levels deep, is a 400 *RunError.
 func xmlToJSON(doc string) (any, error) {
 	d := xml.NewDecoder(strings.NewReader(doc))
 	d.Strict = true
@@ -47,6 +48,10 @@ func xmlToJSON(doc string) (any, error) {
 		case xml.StartElement:
 			if len(stack) == 0 && root != nil {
 				return nil, invalidXML("the document has more than one root element")
+			}
+			if len(stack) == MaxDepth {
+				line, _ := d.InputPos()
+				return nil, invalidXML(fmt.Sprintf("the document nests elements more than %d levels deep (line %d)", MaxDepth, line))
 			}
 			el := &xmlElement{name: t.Name.Local}
 			for _, a := range t.Attr {

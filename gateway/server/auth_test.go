@@ -84,6 +84,9 @@ func TestAuthentication(t *testing.T) {
 		{name: "valid token not in allowedTokens", authorization: []string{"Bearer " + bobText}, status: 403, reason: "not_allowed"},
 		{name: "valid allowed token", authorization: []string{"Bearer " + aliceText}, status: 200, wantID: "a-2"},
 		{name: "scheme is case-insensitive", authorization: []string{"bearer " + aliceText}, status: 200, wantID: "a-2"},
+		// Not "the first one wins": a proxy in front may have checked the other.
+		{name: "two Authorization headers", authorization: []string{"Bearer " + aliceText, "Bearer " + bobText}, status: 400, reason: "duplicated"},
+		{name: "the same token twice", authorization: []string{"Bearer " + aliceText, "Bearer " + aliceText}, status: 400, reason: "duplicated"},
 	}
 	secrets := []string{aliceText, aliceOldText, aliceExpText, bobText, stagingText}
 	for _, tt := range tests {
@@ -121,6 +124,9 @@ func TestAuthentication(t *testing.T) {
 				if p.Instance != "/whoami" {
 					t.Errorf("instance = %q, want /whoami", p.Instance)
 				}
+				if tt.status == 400 && p.Detail != "the request has more than one Authorization header; send one" {
+					t.Errorf("detail = %q", p.Detail)
+				}
 				if tt.status == 403 {
 					wantToken = "bob"
 				}
@@ -144,7 +150,7 @@ func TestAuthentication(t *testing.T) {
 	}
 
 	// Every failure was counted once by reason; the successes not at all.
-	for reason, want := range map[string]float64{"missing": 1, "malformed": 3, "unknown": 3, "expired": 1, "not_allowed": 1} {
+	for reason, want := range map[string]float64{"missing": 1, "malformed": 3, "unknown": 3, "expired": 1, "not_allowed": 1, "duplicated": 2} {
 		if got := f.counterValue(t, "appapi_gateway_auth_failures_total", map[string]string{"reason": reason}); got != want {
 			t.Errorf("auth failures %s = %v, want %v", reason, got, want)
 		}

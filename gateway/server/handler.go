@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/auth"
@@ -33,9 +34,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		d := g.now().Sub(start)
 		g.metrics.Request(x.appAPI, methodLabel(r.Method), x.w.status(), d)
-		g.log.Info("request", "method", r.Method, "path", r.URL.Path, "appapi", x.appAPI, "status", x.w.status(),
+		g.log.Info("request", "method", r.Method, "path", boundedPath(r.URL.Path), "appapi", x.appAPI, "status", x.w.status(),
 			"duration_ms", float64(d.Microseconds())/1000, "bytes", x.w.bytes, "token", x.token, "request_id", x.requestID)
 	}()
+	// After the access log's defer, so that it runs first and the log
+	// records the 500 it writes.
+	defer g.recoverPanic(x)
+	g.serve(x, start)
+}
+
+// serve routes, authenticates, reads and runs one request, and answers it.
+func (g *Gateway) serve(x *exchange, start time.Time) {
+	r := x.r
 	cfg := g.current.Load()
 	if cfg == nil {
 		g.fail(x, http.StatusServiceUnavailable, "No configuration", "the gateway has not loaded a snapshot yet; retry shortly", nil)
@@ -57,7 +67,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	query, err := endpoint.ParseQuery(r.URL.Query())
+	query, err := endpoint.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		g.runFailed(x, r.Context(), err)
 		return
@@ -92,8 +102,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := writeResult(x.w, result); err != nil {
-		g.fail(x, http.StatusInternalServerError, pipeline.TitleInvalidValue,
-			"the response body cannot be encoded as JSON (NaN or infinity?)", nil)
+		g.fail(x, http.StatusInternalServerError, pipeline.TitleInvalidValue, err.Error(), nil)
 	}
 }
 
@@ -114,8 +123,14 @@ func (g *Gateway) authenticate(x *exchange, cfg *config, endpoint *pipeline.Endp
 	if a.Mode == v1alpha1.AuthenticationNone {
 		return map[string]any{}, true
 	}
-	tok, failure := cfg.Tokens.Authenticate(x.r.Header.Get("Authorization"), g.now())
-	if failure != "" {
+	tok, failure := cfg.Tokens.Authenticate(x.r.Header["Authorization"], g.now())
+	switch failure {
+	case "":
+	case auth.FailureDuplicated:
+		g.metrics.AuthFailure(string(failure))
+		g.fail(x, http.StatusBadRequest, "", "the request has more than one Authorization header; send one", nil)
+		return nil, false
+	default:
 		g.metrics.AuthFailure(string(failure))
 		auth.SetChallenge(x.w.Header(), failure)
 		g.fail(x, http.StatusUnauthorized, "", unauthorizedDetail[failure], nil)
@@ -175,7 +190,30 @@ func (g *Gateway) failWith(x *exchange, e *pipeline.RunError) {
 
 func (g *Gateway) fail(x *exchange, status int, title, detail string, violations []problem.Violation) {
 	problem.Write(x.w, problem.Problem{Status: status, Title: title, Detail: detail,
-		Instance: x.r.URL.Path, RequestID: x.requestID, Errors: violations})
+		Instance: boundedPath(x.r.URL.Path), RequestID: x.requestID, Errors: violations})
+}
+
+// maxEchoedPath bounds the path that problem documents and the access log
+// repeat: a path may be as long as net/http lets a request line be (about
+// 1 MB), and repeated whole it would let every caller multiply what the
+// gateway writes. Paths that App APIs serve are far shorter.
+const maxEchoedPath = 1024
+
+// truncatedMarker ends a path cut to maxEchoedPath.
+const truncatedMarker = "...(truncated)"
+
+// boundedPath is p when it is at most maxEchoedPath bytes, and otherwise
+// its start, cut before a UTF-8 character, and truncatedMarker, together
+// maxEchoedPath bytes at most.
+func boundedPath(p string) string {
+	if len(p) <= maxEchoedPath {
+		return p
+	}
+	cut := maxEchoedPath - len(truncatedMarker)
+	for cut > 0 && !utf8.RuneStart(p[cut]) {
+		cut--
+	}
+	return p[:cut] + truncatedMarker
 }
 
 // requestID echoes a caller's X-Request-Id when it is sane, so a request

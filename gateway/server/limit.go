@@ -20,10 +20,12 @@ func LimitInFlight(next http.Handler, max int, shed func()) http.Handler {
 			next.ServeHTTP(w, r)
 		default:
 			shed()
+			id := requestID(r)
+			w.Header().Set("X-Request-Id", id)
 			w.Header().Set("Retry-After", "1")
 			problem.Write(w, problem.Problem{Status: http.StatusServiceUnavailable, Title: "Overloaded",
-				Detail: "the gateway is serving as many requests as it may; retry shortly", Instance: r.URL.Path,
-				RequestID: requestID(r)})
+				Detail: "the gateway is serving as many requests as it may; retry shortly", Instance: boundedPath(r.URL.Path),
+				RequestID: id})
 		}
 	})
 }

@@ -297,6 +297,12 @@ func TestQuery(t *testing.T) {
 		{name: "bad default-able integer", raw: "n=1&limit=lots", status: 400, detail: []string{`"limit"`, "not an integer"}},
 		{name: "bad boolean", raw: "n=1&exact=maybe", status: 400, detail: []string{`"exact"`, "not a boolean"}},
 		{name: "missing required", raw: "limit=3", status: 400, detail: []string{`"n"`, "required"}},
+		// url.ParseQuery refuses a ';' and r.URL.Query() dropped the pair:
+		// the declared limit became its default instead of a 400.
+		{name: "semicolon", raw: "n=1&limit=5;x", status: 400, detail: []string{"query string is malformed", "parameter 2 contains ';'"}},
+		{name: "bad escape", raw: "n=1&limit=%zz", status: 400, detail: []string{"query string is malformed", "parameter 2 has an invalid %-escape"}},
+		{name: "too many parameters", raw: "n=1&limit=500" + strings.Repeat("&x=1", 10_000), status: 400,
+			detail: []string{"10002 parameters", "at most 1000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

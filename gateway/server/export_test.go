@@ -1,0 +1,7 @@
+package server
+
+import "net/http"
+
+// SetUpstreamClient replaces the client of http steps before a snapshot
+// is loaded, for tests that need an upstream side that misbehaves.
+func (g *Gateway) SetUpstreamClient(c *http.Client) { g.client = c }
