@@ -11,18 +11,18 @@ import (
 	"github.com/google/cel-go/common/types/traits"
 )
 
-// The cost model of the functions whose work grows with their inputs. Each
-// entry prices one call from its arguments alone, before it runs, so that
-// guardedOverloads can refuse a call that would by itself use more than
-// CostLimit, and costEstimator charges the same price after it ran. Where
-// cel-go prices a function itself (its extension libraries' trackers), the
-// price here is cel-go's, with a result size it reads from the result
-// computed from the inputs instead (replace, split, join, substring): a call
-// is refused exactly when cel-go would have stopped the evaluation after it.
-// Functions cel-go prices at 1 or not at all are priced by what they read and
-// write: 0.1 per character, as cel-go prices a string traversal, and 1 per
-// value. Bounded walks stop once a price passes the limit, so pricing a call
-// never costs more than the call may.
+// callCosts is the cost model of the functions whose work grows with their
+// inputs. Each entry prices one call from its arguments alone, before it
+// runs, so that a guard (guards.go) can refuse a call that would by itself
+// use more than CostLimit; chargeAfter charges the same price once it ran.
+// Where cel-go's libraries price a function, the price is theirs, except
+// that where they measure the result (replace, split, join, substring) the
+// result's size is counted from the inputs without building it: a call is
+// refused exactly when cel-go would have stopped the evaluation after it.
+// Functions cel-go prices at 1 are priced by what they read and write: 0.1
+// per character, cel-go's price of a string traversal, and 1 per value.
+// Walks over nested values stop once the price passes the limit, so pricing
+// a call never costs more than the call may.
 var callCosts = map[string]func(args []ref.Val) uint64{
 	// n*m comparisons.
 	"sets.contains":   setsCost(1),
