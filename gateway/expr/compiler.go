@@ -22,7 +22,8 @@ const (
 // Building it is comparatively expensive, so build it once and reuse it; it
 // is safe for concurrent use.
 type Compiler struct {
-	cel *cel.Env
+	cel    *cel.Env
+	guards guards
 }
 
 // NewCompiler builds the compiler with the variables, extension libraries and
@@ -67,7 +68,11 @@ func NewCompiler() (*Compiler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expr: build CEL environment: %w", err)
 	}
-	return &Compiler{cel: env}, nil
+	g, err := newGuards(env)
+	if err != nil {
+		return nil, err
+	}
+	return &Compiler{cel: env, guards: g}, nil
 }
 
 // Compile parses and type-checks one expression. The error, if any, lists
@@ -80,14 +85,16 @@ func (e *Compiler) Compile(source string) (*Program, error) {
 	if iss != nil && iss.Err() != nil {
 		return nil, fmt.Errorf("invalid expression: %w", iss.Err())
 	}
-	prg, err := e.cel.Program(checked,
+	native := checked.NativeRep()
+	opts := append([]cel.ProgramOption{
 		cel.CostLimit(CostLimit),
+		cel.CostTracking(costEstimator{}),
 		cel.InterruptCheckFrequency(InterruptCheckFrequency),
-	)
+	}, e.guards.forProgram(native.Expr())...)
+	prg, err := e.cel.Program(checked, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("invalid expression: %w", err)
 	}
-	native := checked.NativeRep()
 	refs, dynamic := stepRefs(native.Expr())
 	return &Program{
 		prog:     prg,

@@ -69,7 +69,29 @@
 // string, []byte, time.Time, []any, map[string]any) ready for encoding/json.
 // [Program.EvalBool] does the same for conditions and rejects non-bool
 // results. Each evaluation may use at most [CostLimit] units of work and stops early
-// when its context is cancelled.
+// when its context is cancelled (checked every [InterruptCheckFrequency]
+// comprehension iterations).
+//
+// # Cost
+//
+// cel-go charges a function call's cost after the call returned, so one call
+// on large inputs could spin or allocate far beyond the limit before it was
+// noticed. The functions whose work grows with their inputs are guarded:
+// sets.contains, sets.intersects and sets.equivalent; the string functions
+// charAt, indexOf, lastIndexOf, lowerAscii, upperAscii, trim, reverse,
+// substring, replace, split, join, format and strings.quote; the list
+// functions slice, lists.range, reverse, flatten, distinct, sort and sortBy,
+// and math.greatest and math.least of a list; base64.encode, base64.decode,
+// json.encode and matches; and this package's sha256, hmacSha256, urlEncode,
+// urlDecode, fromJson and toJson. Each call is priced from its arguments
+// before it runs (cel-go's own price where it has one, with the result's
+// size counted from the inputs rather than built), refused with
+// [ErrCostLimitExceeded] when that price alone exceeds [CostLimit], and
+// charged the same price after it ran, also when its arguments are dyn and
+// cel-go would have charged 1. An evaluation therefore does at most twice
+// the limit's work. List concatenation and `in` are charged by size for the
+// same reason: otherwise a few concatenations of a list with itself make a
+// list that no later operation finishes.
 //
 // Errors from evaluation never contain input values, because any value might
 // be a secret: they name the failing operation and its position and give a

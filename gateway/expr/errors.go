@@ -57,21 +57,34 @@ func (e *EvalError) Unwrap() error { return e.cause }
 func (p *Program) sanitizeEvalError(ctx context.Context, err error) error {
 	var cancelled interpreter.EvalCancelledError
 	if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
-		return &EvalError{
-			Reason: fmt.Sprintf("cost limit of %d exceeded; simplify the expression or the data it iterates over", CostLimit),
-			cause:  ErrCostLimitExceeded,
+		return costLimitError()
+	}
+	var celErr *types.Err
+	hasNode := errors.As(err, &celErr) && celErr.NodeID() != 0
+	if errors.Is(err, ErrCostLimitExceeded) {
+		// A guard refused a call before it ran; name the call.
+		out := costLimitError()
+		if hasNode {
+			p.locate(out, celErr.NodeID())
 		}
+		return out
 	}
 	if errors.Is(err, interpreter.InterruptError{}) || (errors.As(err, &cancelled) && cancelled.Cause == interpreter.ContextCancelled) {
 		return interruptedError(ctx)
 	}
 
 	out := &EvalError{Reason: safeReason(err)}
-	var celErr *types.Err
-	if errors.As(err, &celErr) && celErr.NodeID() != 0 {
+	if hasNode {
 		p.locate(out, celErr.NodeID())
 	}
 	return out
+}
+
+func costLimitError() *EvalError {
+	return &EvalError{
+		Reason: fmt.Sprintf("cost limit of %d exceeded; simplify the expression or the data it iterates over", CostLimit),
+		cause:  ErrCostLimitExceeded,
+	}
 }
 
 func interruptedError(ctx context.Context) error {

@@ -120,37 +120,55 @@ func (t *Template) Parts() []Part {
 // passed through escape, if not nil. Literal text is never escaped: it was
 // written by the pipeline author and is trusted to have the right syntax.
 func (t *Template) Render(ctx context.Context, in Activation, escape func(string) string) (string, error) {
-	return t.render(ctx, in, escape, 0)
-}
-
-// RenderRawPrefix is Render, except that the values of the first raw parts
-// (as Parts counts them) are inserted without escaping: the caller has
-// checked that they come from configuration, such as a URL's base or host.
-func (t *Template) RenderRawPrefix(ctx context.Context, in Activation, escape func(string) string, raw int) (string, error) {
-	return t.render(ctx, in, escape, raw)
-}
-
-func (t *Template) render(ctx context.Context, in Activation, escape func(string) string, raw int) (string, error) {
 	var b strings.Builder
-	for i, s := range t.segments {
+	for _, s := range t.segments {
 		if s.prog == nil {
 			b.WriteString(s.text)
 			continue
 		}
-		v, err := s.prog.Eval(ctx, in)
+		text, err := s.value(ctx, in)
 		if err != nil {
-			return "", fmt.Errorf("template expression at offset %d: %w", s.offset, err)
+			return "", err
 		}
-		text, err := formatText(v)
-		if err != nil {
-			return "", fmt.Errorf("template expression at offset %d: %w", s.offset, &EvalError{Reason: safeReason(err)})
-		}
-		if escape != nil && i >= raw {
+		if escape != nil {
 			text = escape(text)
 		}
 		b.WriteString(text)
 	}
 	return b.String(), nil
+}
+
+// RenderParts evaluates every part and returns their text in the order of
+// Parts: literal text as written, values formatted as Render formats them
+// and not escaped. It is for callers that insert a value differently
+// depending on where it stands, such as in a URL's host, path or query.
+func (t *Template) RenderParts(ctx context.Context, in Activation) ([]string, error) {
+	out := make([]string, len(t.segments))
+	for i, s := range t.segments {
+		if s.prog == nil {
+			out[i] = s.text
+			continue
+		}
+		text, err := s.value(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = text
+	}
+	return out, nil
+}
+
+// value evaluates an expression part and formats its value as text.
+func (s *segment) value(ctx context.Context, in Activation) (string, error) {
+	v, err := s.prog.Eval(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("template expression at offset %d: %w", s.offset, err)
+	}
+	text, err := formatText(v)
+	if err != nil {
+		return "", fmt.Errorf("template expression at offset %d: %w", s.offset, &EvalError{Reason: safeReason(err)})
+	}
+	return text, nil
 }
 
 // EscapeURLValue percent-escapes everything except RFC 3986 unreserved

@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -117,6 +119,64 @@ func (c *compiler) duration(field string, d v1alpha1.Duration, def time.Duration
 		return 0, c.fail(v1alpha1.ReasonInvalidSpec, field, "%q is not a duration such as 500ms, 30s or 1m30s", string(d))
 	}
 	return v, nil
+}
+
+// configVariable is the one kind of expression that may decide where a
+// request goes or a caller is sent: an Environment variable.
+var configVariable = regexp.MustCompile(`^vars\.[A-Za-z_][A-Za-z0-9_]*$`)
+
+// fromConfiguration reports whether every expression of t is an Environment
+// variable, so that its value is decided by configuration alone.
+func fromConfiguration(t *expr.Template) bool {
+	for _, p := range t.Parts() {
+		if p.Expression != "" && !configVariable.MatchString(p.Expression) {
+			return false
+		}
+	}
+	return true
+}
+
+// urlAuthorityParts checks that only configuration decides a URL's
+// destination: until its scheme and host end (at the first "/", "?" or "#"
+// after "://", or after a leading {{ vars.<name> }} base URL), every
+// expression must be an Environment variable. It returns how many parts
+// that is; the caller inserts their values as they are. A value from the
+// request in the host would let a caller choose the destination, and
+// escaping cannot stop that: host names are made of characters that need
+// no escaping. The error says what is wrong, not how to write it right,
+// which depends on the field.
+func urlAuthorityParts(t *expr.Template) (int, error) {
+	parts := t.Parts()
+	sawScheme := false
+	for i, p := range parts {
+		if p.Expression != "" {
+			if !configVariable.MatchString(p.Expression) {
+				return 0, fmt.Errorf("{{ %s }} is in the URL's scheme or host", p.Expression)
+			}
+			if i == 0 {
+				// A leading variable is a whole base URL, scheme included.
+				sawScheme = true
+			}
+			continue
+		}
+		text := p.Text
+		if !sawScheme {
+			if !hasHTTPScheme(text) {
+				return 0, errors.New("it must start with http:// or https://, or with {{ vars.<name> }} holding a base URL")
+			}
+			sawScheme = true
+			text = text[strings.Index(text, "://")+3:]
+		}
+		if strings.ContainsAny(text, "/?#") {
+			return i, nil
+		}
+	}
+	return len(parts), nil
+}
+
+func hasHTTPScheme(s string) bool {
+	lower := strings.ToLower(s)
+	return strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://")
 }
 
 func listOrNone(names []string) string {

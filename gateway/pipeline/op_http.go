@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -28,15 +26,31 @@ const defaultHTTPTimeout = 10 * time.Second
 type httpOp struct {
 	method string
 	url    *expr.Template
-	// urlRawParts counts the parts of url that build its scheme and host:
-	// configuration, inserted unescaped.
-	urlRawParts int
-	headers     map[string]*expr.Template
-	query       map[string]*expr.Template
-	body        *expr.Program
-	bodyText    *expr.Template
-	timeout     time.Duration
+	// urlParts says how each part of url is inserted.
+	urlParts []urlPart
+	headers  map[string]*expr.Template
+	query    map[string]*expr.Template
+	body     *expr.Program
+	bodyText *expr.Template
+	timeout  time.Duration
 }
+
+// urlPart is where one part of an http URL stands, which decides how its
+// value is inserted.
+type urlPart int
+
+const (
+	// literalText is written by the pipeline author and trusted as it is.
+	literalText urlPart = iota
+	// authorityValue builds the scheme and host: an Environment variable,
+	// inserted as it is.
+	authorityValue
+	// pathValue is escaped, and must not be empty: an empty segment
+	// ("/users//orders") names another resource, or none.
+	pathValue
+	// queryValue, in the query or the fragment, is escaped.
+	queryValue
+)
 
 func init() {
 	register("http", compileHTTP)
@@ -48,6 +62,9 @@ func compileHTTP(c *compiler, s *v1alpha1.Step) (operation, error) {
 	if op.method == "" {
 		op.method = http.MethodGet
 	}
+	if h.URL == "" {
+		return nil, c.fail(v1alpha1.ReasonInvalidSpec, "http.url", "is required")
+	}
 	var err error
 	if op.url, err = c.template("http.url", h.URL); err != nil {
 		return nil, err
@@ -56,11 +73,21 @@ func compileHTTP(c *compiler, s *v1alpha1.Step) (operation, error) {
 		if u, perr := url.Parse(h.URL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, c.fail(v1alpha1.ReasonInvalidSpec, "http.url", "%q is not an absolute http or https URL", h.URL)
 		}
-	} else if op.urlRawParts, err = urlAuthorityParts(op.url); err != nil {
-		return nil, c.fail(v1alpha1.ReasonInvalidSpec, "http.url", "%v", err)
+	}
+	if op.urlParts, err = urlParts(op.url); err != nil {
+		return nil, c.fail(v1alpha1.ReasonInvalidSpec, "http.url",
+			"%v: the scheme and host of an http URL must be literal text or {{ vars.<name> }}, e.g. https://api.example.com/{{ request.params.id }} or {{ vars.baseURL }}/orders", err)
 	}
 	if op.headers, err = c.headers("http.headers", h.Headers); err != nil {
 		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(op.headers)) {
+		// The Host header picks the site an upstream serves, as the URL's
+		// host picks the upstream.
+		if strings.EqualFold(name, "Host") && !fromConfiguration(op.headers[name]) {
+			return nil, c.fail(v1alpha1.ReasonInvalidSpec, "http.headers["+name+"]",
+				"the Host header must be literal text or {{ vars.<name> }}: it decides which site the upstream serves, so a value from the request, a step or a secret may not build it")
+		}
 	}
 	if op.query, err = c.templates("http.query", h.Query); err != nil {
 		return nil, err
@@ -75,47 +102,33 @@ func compileHTTP(c *compiler, s *v1alpha1.Step) (operation, error) {
 	return op, err
 }
 
-// configVariable is the one kind of expression that may build a URL's
-// scheme and host: an Environment variable.
-var configVariable = regexp.MustCompile(`^vars\.[A-Za-z_][A-Za-z0-9_]*$`)
-
-// urlAuthorityParts checks that only configuration decides where a request
-// goes: until the URL's scheme and host end (at the first "/", "?" or "#"
-// after "://", or after a leading {{ vars.<name> }} base URL), every
-// expression must be an Environment variable. It returns how many parts
-// that is; their values are inserted unescaped, all later ones escaped. A
-// value from the request in the host would let a caller send the gateway's
-// requests anywhere, and escaping cannot stop that: host names are made of
-// characters that need no escaping.
-func urlAuthorityParts(t *expr.Template) (int, error) {
-	const explain = "the scheme and host of an http URL must be literal text or {{ vars.<name> }}, e.g. https://api.example.com/{{ request.params.id }} or {{ vars.baseURL }}/orders"
+// urlParts says where each part of an http URL template stands. The
+// scheme and host must come from configuration (urlAuthorityParts); the path
+// runs from there to the first "?" or "#" of the literal text.
+func urlParts(t *expr.Template) ([]urlPart, error) {
+	authority, err := urlAuthorityParts(t)
+	if err != nil {
+		return nil, err
+	}
 	parts := t.Parts()
-	sawScheme := false
+	kinds := make([]urlPart, len(parts))
+	inPath := true
 	for i, p := range parts {
-		if p.Expression != "" {
-			if !configVariable.MatchString(p.Expression) {
-				return 0, fmt.Errorf("{{ %s }} is in the URL's scheme or host: %s", p.Expression, explain)
+		switch {
+		case p.Expression == "":
+			kinds[i] = literalText
+			if i >= authority && strings.ContainsAny(p.Text, "?#") {
+				inPath = false
 			}
-			if i == 0 {
-				// A leading variable is a whole base URL, scheme included.
-				sawScheme = true
-			}
-			continue
-		}
-		text := p.Text
-		if !sawScheme {
-			lower := strings.ToLower(text)
-			if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
-				return 0, errors.New("must start with http:// or https://, or with {{ vars.<name> }} holding a base URL; " + explain)
-			}
-			sawScheme = true
-			text = text[strings.Index(text, "://")+3:]
-		}
-		if strings.ContainsAny(text, "/?#") {
-			return i, nil
+		case i < authority:
+			kinds[i] = authorityValue
+		case inPath:
+			kinds[i] = pathValue
+		default:
+			kinds[i] = queryValue
 		}
 	}
-	return len(parts), nil
+	return kinds, nil
 }
 
 func (op *httpOp) run(ctx context.Context, x *execution) (any, *Result, error) {
@@ -125,9 +138,9 @@ func (op *httpOp) run(ctx context.Context, x *execution) (any, *Result, error) {
 
 // exchange sends the request and reads the answer.
 func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
-	raw, err := op.url.RenderRawPrefix(ctx, x.act, expr.EscapeURLValue, op.urlRawParts)
+	raw, err := op.renderURL(ctx, x)
 	if err != nil {
-		return nil, exprError("http.url", err)
+		return nil, err
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -254,6 +267,29 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 		"headers": respHeaders,
 		"body":    out,
 	}, nil
+}
+
+// renderURL renders the URL, escaping the values inserted after its host.
+func (op *httpOp) renderURL(ctx context.Context, x *execution) (string, error) {
+	texts, err := op.url.RenderParts(ctx, x.act)
+	if err != nil {
+		return "", exprError("http.url", err)
+	}
+	var b strings.Builder
+	for i, text := range texts {
+		switch op.urlParts[i] {
+		case pathValue:
+			if text == "" {
+				return "", newError(http.StatusBadRequest, TitleInvalidURLValue,
+					"a value inserted into the URL's path is empty (or null)")
+			}
+			text = expr.EscapeURLValue(text)
+		case queryValue:
+			text = expr.EscapeURLValue(text)
+		}
+		b.WriteString(text)
+	}
+	return b.String(), nil
 }
 
 // upstreamError classifies a failed exchange with an upstream without

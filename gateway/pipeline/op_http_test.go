@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -464,5 +465,91 @@ func TestHTTPRedirectsAreNotFollowed(t *testing.T) {
 	defer other.mu.Unlock()
 	if other.method != "" {
 		t.Fatalf("the redirect was followed with header %q", other.header.Get("X-Api-Key"))
+	}
+}
+
+func compileHTTPStep(t *testing.T, op v1alpha1.HTTPOperation) error {
+	t.Helper()
+	_, err := Compile(testutil.Compiler(t), &snapshot.Route{Name: "h", Method: "GET", Path: "/h",
+		Authentication: v1alpha1.Authentication{Mode: v1alpha1.AuthenticationNone},
+		Steps:          []v1alpha1.Step{testutil.HTTPStep("fetch", op)}})
+	return err
+}
+
+// TestHTTPHostHeaderFromConfiguration: the Host header picks the site an
+// upstream serves, so only configuration may build it.
+func TestHTTPHostHeaderFromConfiguration(t *testing.T) {
+	for name, value := range map[string]string{
+		"Host": "{{ request.headers['x-tenant'] }}",
+		"host": "{{ request.query.tenant }}.example.com",
+		"HOST": "{{ secrets.apiKey }}",
+	} {
+		err := compileHTTPStep(t, v1alpha1.HTTPOperation{URL: "http://api.example.com/x", Headers: map[string]string{name: value}})
+		var perr *CompileError
+		if !errors.As(err, &perr) || perr.Reason != v1alpha1.ReasonInvalidSpec ||
+			perr.Field != "spec.steps[0].http.headers["+name+"]" || !strings.Contains(perr.Message, "vars.") {
+			t.Errorf("Compile(%s: %s) = %v, want InvalidSpec at its field", name, value, err)
+		}
+	}
+	// Pseudo-headers are not header names at all.
+	err := compileHTTPStep(t, v1alpha1.HTTPOperation{URL: "http://api.example.com/x", Headers: map[string]string{":authority": "evil.example"}})
+	var perr *CompileError
+	if !errors.As(err, &perr) || perr.Field != "spec.steps[0].http.headers[:authority]" {
+		t.Errorf("Compile(:authority) = %v, want it refused", err)
+	}
+
+	var got seen
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.record(r) }))
+	defer srv.Close()
+	rt := testRuntime()
+	rt.Vars = map[string]string{"tenant": "acme"}
+	for value, want := range map[string]string{
+		"api.example.com":                 "api.example.com",
+		"{{ vars.tenant }}.example.com":   "acme.example.com",
+		"{{ vars.tenant }}":               "acme",
+		"shop.{{ vars.tenant }}.internal": "shop.acme.internal",
+	} {
+		r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{
+			URL: srv.URL + "/x", Headers: map[string]string{"Host": value},
+		})}, v1alpha1.Response{})
+		mustRun(t, r, rt, &request{})
+		got.mu.Lock()
+		host := got.host
+		got.mu.Unlock()
+		if host != want {
+			t.Errorf("Host %q: upstream saw host %q, want %q", value, host, want)
+		}
+	}
+}
+
+// TestHTTPEmptyPathValue: an empty value in the path would make
+// /users//orders, which names another resource, or none.
+func TestHTTPEmptyPathValue(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	rt := testRuntime()
+	rt.Vars = map[string]string{"base": srv.URL + "/api"}
+	for _, url := range []string{
+		srv.URL + "/users/{{ request.body.id }}/orders",
+		"{{ vars.base }}/users/{{ request.body.id }}",
+		srv.URL + "/users/v{{ request.body.id }}?all=true",
+	} {
+		r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{URL: url})}, v1alpha1.Response{})
+		for _, id := range []any{"", nil} {
+			e := runError(t, r, rt, &request{Body: map[string]any{"id": id}}, http.StatusBadRequest)
+			if e.Title != TitleInvalidURLValue || e.Step != "fetch" || !strings.Contains(e.Detail, "empty") {
+				t.Errorf("%s with id %v: error = %+v", url, id, e)
+			}
+		}
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the upstream was called %d times", n)
+	}
+
+	// In the query or the fragment, an empty value is an empty value.
+	for _, url := range []string{srv.URL + "/users?id={{ request.body.id }}", srv.URL + "/users#{{ request.body.id }}"} {
+		r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{URL: url})}, v1alpha1.Response{})
+		mustRun(t, r, rt, &request{Body: map[string]any{"id": ""}})
 	}
 }

@@ -47,8 +47,34 @@ func (c *compiler) response(field string, status *int32, headers map[string]stri
 	if out.body, err = c.program(field+"body", body); err != nil {
 		return out, err
 	}
-	out.redirect, err = c.template(field+"redirect", redirect)
-	return out, err
+	if out.redirect, err = c.template(field+"redirect", redirect); err != nil || out.redirect == nil {
+		return out, err
+	}
+	return out, c.checkRedirect(field+"redirect", redirect, out.redirect)
+}
+
+// checkRedirect refuses a redirect that could never be valid, and one whose
+// scheme and host are given (literal text, or a {{ vars.<name> }} base URL)
+// but could be extended by a value: "https://example.org{{ x }}" sends
+// callers to example.org.evil.com when x is ".evil.com". The destination of
+// a redirect that starts with another expression ({{ steps.target }}) is
+// that value, checked when it is rendered.
+func (c *compiler) checkRedirect(field, source string, t *expr.Template) error {
+	if t.IsLiteral() {
+		if !validRedirect(source) {
+			return c.fail(v1alpha1.ReasonInvalidSpec, field, "%q is not an absolute http or https URL without user information, or a path starting with a single /", source)
+		}
+		return nil
+	}
+	first := t.Parts()[0]
+	if !hasHTTPScheme(first.Text) && !configVariable.MatchString(first.Expression) {
+		return nil
+	}
+	if _, err := urlAuthorityParts(t); err != nil {
+		return c.fail(v1alpha1.ReasonInvalidSpec, field,
+			"%v: the scheme and host of a redirect must be literal text or {{ vars.<name> }}, so that configuration decides where callers are sent, e.g. https://example.org/pets/{{ request.params.id }} or /pets/{{ request.params.id }}", err)
+	}
+	return nil
 }
 
 func isRedirectStatus(s int) bool {
