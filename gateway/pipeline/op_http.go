@@ -257,8 +257,9 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 		if len(bytes.TrimSpace(data)) > 0 {
 			var err error
 			if out, err = decodeJSON(data); err != nil {
+				// decodeJSON's errors give a position or a limit, never the data.
 				return nil, newError(http.StatusBadGateway, TitleUpstreamInvalid,
-					"the upstream's response is not valid JSON, although its Content-Type says it is")
+					"the upstream's response is not valid JSON, although its Content-Type says it is: %v", err)
 			}
 		}
 	}
