@@ -13,7 +13,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/internal/token"
 )
 
@@ -201,36 +200,21 @@ func (st *state) sync(m *manifests, ns, env string, now time.Time) (*tokenSync, 
 			warn("%s: the record of ApiToken %q in %s is not valid; minting a new token", t.at, tok.Name, TokensFile)
 			s = nil
 		}
-		subject := token.Subject{Namespace: tok.Namespace, Environment: env, Name: tok.Name, ExpiresAt: tok.Expiry()}
-		rotation := tok.Annotations[v1alpha1.RotateAnnotation]
-		switch {
-		case s == nil:
-			mt, err := token.Mint(st.key, subject, now)
-			if err != nil {
-				return nil, fmt.Errorf("mint a token for ApiToken %q: %w", tok.Name, err)
-			}
-			s = &tokenState{Environment: env, Record: &token.Record{Current: token.NewEntry(mt, subject.ExpiresAt), Rotation: rotation}}
-			out.minted = append(out.minted, minted{name: tok.Name, environment: env, id: mt.ID, text: mt.Text})
-		case tok.RotationRequested(s.Record.Rotation):
-			mt, err := token.Mint(st.key, subject, now)
-			if err != nil {
-				return nil, fmt.Errorf("mint a token for ApiToken %q: %w", tok.Name, err)
-			}
-			grace, err := tok.Spec.RotationGracePeriod.Parse(0)
-			if err != nil || grace < 0 {
-				warn("%s: ApiToken %q: spec.rotationGracePeriod %q is not a duration; the previous token stops working now",
-					t.at, tok.Name, string(tok.Spec.RotationGracePeriod))
-				grace = 0
-			}
-			s.Record.Rotate(token.NewEntry(mt, subject.ExpiresAt), rotation, now, grace)
-			out.minted = append(out.minted, minted{name: tok.Name, environment: env, id: mt.ID, text: mt.Text, rotated: true})
+		var record *token.Record
+		if s != nil {
+			record = s.Record
 		}
-		s.Record.Current.ExpiresAt = subject.ExpiresAt
-		s.Record.Prune(now)
-		st.doc.Tokens[key] = s
-		out.records[tok.Name] = s.Record
-		if subject.ExpiresAt != nil && !subject.ExpiresAt.After(now) {
-			warn("%s: ApiToken %q expired at %s; the gateway refuses it (Expired)", t.at, tok.Name, subject.ExpiresAt.Format(time.RFC3339))
+		d, err := token.Reconcile(record, tok, now, func() (token.Minted, error) { return token.Mint(st.key, token.SubjectOf(tok), now) })
+		if err != nil {
+			return nil, fmt.Errorf("ApiToken %q: %w", tok.Name, err)
+		}
+		if d.Minted != nil {
+			out.minted = append(out.minted, minted{name: tok.Name, environment: env, id: d.Minted.ID, text: d.Minted.Text, rotated: d.Replaced != ""})
+		}
+		st.doc.Tokens[key] = &tokenState{Environment: env, Record: d.Record}
+		out.records[tok.Name] = d.Record
+		if exp := tok.Expiry(); exp != nil && !exp.After(now) {
+			warn("%s: ApiToken %q expired at %s; the gateway refuses it (Expired)", t.at, tok.Name, exp.Format(time.RFC3339))
 		}
 	}
 	return out, nil
