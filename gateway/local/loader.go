@@ -9,7 +9,8 @@
 //
 // What the cluster keeps in Secrets, local mode keeps in a state directory:
 // the signing key of local tokens and the hash of each token. A token is
-// printed once, when it is minted, and never written anywhere.
+// written once, when it is minted, to Loader.Out (the terminal, or the
+// gateway's --token-file), and nowhere else.
 package local
 
 import (
@@ -81,6 +82,8 @@ type Result struct {
 	Environment string
 	// Environments are the names of every Environment found, sorted.
 	Environments []string
+	// Minted are the tokens this Load minted and wrote to Out.
+	Minted []NewToken
 	// Verdicts are keyed by AppAPI name.
 	Verdicts map[string]translate.Verdict
 	// Warnings are human-readable, each starting with "file:line: " when

@@ -42,10 +42,16 @@ type tokenState struct {
 	Record      *token.Record `json:"record"`
 }
 
+// NewToken is a token minted by a Load, without its text: safe to log.
+type NewToken struct {
+	Name, Environment, ID string
+	Rotated               bool
+}
+
 // minted is a token to print once.
 type minted struct {
-	name, environment, id, text string
-	rotated                     bool
+	NewToken
+	text string
 }
 
 // state is the state directory during one Load.
@@ -209,7 +215,7 @@ func (st *state) sync(m *manifests, ns, env string, now time.Time) (*tokenSync, 
 			return nil, fmt.Errorf("ApiToken %q: %w", tok.Name, err)
 		}
 		if d.Minted != nil {
-			out.minted = append(out.minted, minted{name: tok.Name, environment: env, id: d.Minted.ID, text: d.Minted.Text, rotated: d.Replaced != ""})
+			out.minted = append(out.minted, minted{NewToken{Name: tok.Name, Environment: env, ID: d.Minted.ID, Rotated: d.Replaced != ""}, d.Minted.Text})
 		}
 		st.doc.Tokens[key] = &tokenState{Environment: env, Record: d.Record}
 		out.records[tok.Name] = d.Record
