@@ -30,7 +30,7 @@ func (l *Loader) chooseEnvironment(m *manifests, res *Result) (*located[v1alpha1
 	if len(envs) == 0 {
 		msg := fmt.Sprintf("no Environment in %s: add one (apiVersion: %s, kind: Environment)", l.Dir, v1alpha1.GroupVersion)
 		if m.unreadable > 0 {
-			msg += fmt.Sprintf("; %d files or documents could not be read, see the warnings", m.unreadable)
+			msg += fmt.Sprintf("; %d files could not be used in full, see the warnings", m.unreadable)
 		}
 		return nil, errors.New(msg)
 	}

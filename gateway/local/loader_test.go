@@ -664,7 +664,7 @@ func TestBrokenDocumentKeepsTokens(t *testing.T) {
 	// After a restart there is no previous version: what can be read is
 	// served, and the record of an ApiToken not found is kept, not revoked.
 	res = load(t, newLoader(t, dir, state, &out))
-	warningWith(t, res, "default/internal", "until every document can be read")
+	warningWith(t, res, "default/internal", "until every file can be read")
 	if _, ok := published(res.Snapshot)[internal]; ok {
 		t.Error("the token of an ApiToken that cannot be read is published")
 	}

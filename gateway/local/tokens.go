@@ -166,9 +166,10 @@ type tokenSync struct {
 // sync does what the ApiToken controller does for every ApiToken of the
 // served Environment, env in namespace ns: mint the first token, rotate when
 // the rotate annotation changes, follow spec.expiresAt and forget rotated
-// tokens whose grace period ended. Records of ApiTokens no longer in the
-// directory are deleted, which revokes their tokens, unless some document
-// could not be read: it may be that ApiToken, mid-edit.
+// tokens whose grace period ended (token.Reconcile, as the controller).
+// Records of ApiTokens no longer in the directory are deleted, which revokes
+// their tokens, unless some file could not be used in full and had no
+// earlier good version: it may hold that ApiToken, mid-edit.
 func (st *state) sync(m *manifests, ns, env string, now time.Time) (*tokenSync, error) {
 	out := &tokenSync{records: map[string]*token.Record{}}
 	warn := func(format string, args ...any) { out.warnings = append(out.warnings, fmt.Sprintf(format, args...)) }
@@ -185,7 +186,7 @@ func (st *state) sync(m *manifests, ns, env string, now time.Time) (*tokenSync, 
 	}
 	slices.Sort(gone)
 	if len(gone) > 0 && m.unreadable > 0 {
-		warn("keeping the tokens of ApiTokens %v, which are not in the directory, until every document can be read", gone)
+		warn("keeping the tokens of ApiTokens %v, which are not in the directory, until every file can be read", gone)
 	} else {
 		for _, key := range gone {
 			delete(st.doc.Tokens, key)
