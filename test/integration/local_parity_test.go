@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,10 +23,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/controllers"
+	"github.com/appapi-dev/appapi/gateway/cluster"
 	"github.com/appapi-dev/appapi/gateway/local"
 	"github.com/appapi-dev/appapi/internal/snapshot"
 )
@@ -79,13 +84,13 @@ spec:
 
 // TestLocalModePublishesWhatTheControllersPublish applies the same
 // manifests to a real API server with the controllers running and to local
-// mode, and compares the two snapshots: routes (with the CRD defaults),
+// mode, and compares the snapshot a cluster-mode gateway loads with local
+// mode's: routes (with the CRD defaults),
 // settings, variables, secret values, and token names and expiries, which
 // must be equal but for token hashes and IDs, generation numbers and UIDs.
 func TestLocalModePublishesWhatTheControllersPublish(t *testing.T) {
 	cfg := startControlPlane(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := t.Context()
 	startManager(ctx, t, cfg)
 	k8s, err := client.New(cfg, client.Options{Scheme: controllers.NewScheme()})
 	if err != nil {
@@ -100,7 +105,7 @@ func TestLocalModePublishesWhatTheControllersPublish(t *testing.T) {
 			if len(res.Warnings) != 0 {
 				t.Errorf("%s: local mode warns %q; want no warning", env, res.Warnings)
 			}
-			sameSnapshots(t, k8s, metav1.NamespaceDefault, env, res.Snapshot)
+			sameSnapshots(t, followEnvironment(ctx, t, cfg, metav1.NamespaceDefault, env), res.Snapshot)
 		}
 	})
 
@@ -116,7 +121,8 @@ func TestLocalModePublishesWhatTheControllersPublish(t *testing.T) {
 		write("")
 		applyDir(t, k8s, dir)
 		loader := &local.Loader{Dir: dir, StateDir: t.TempDir(), Out: io.Discard}
-		sameSnapshots(t, k8s, "tokens", "keys", loadLocal(t, loader).Snapshot)
+		keys := followEnvironment(ctx, t, cfg, "tokens", "keys")
+		sameSnapshots(t, keys, loadLocal(t, loader).Snapshot)
 
 		for _, name := range []string{"rotated", "capped"} {
 			tok := &v1alpha1.ApiToken{}
@@ -133,7 +139,7 @@ func TestLocalModePublishesWhatTheControllersPublish(t *testing.T) {
 		// end of the grace period it published tells.
 		var rotatedAt time.Time
 		poll(t, "the controller rotates", func() error {
-			s, err := publishedSnapshot(ctx, k8s, "tokens", "keys")
+			s, err := keys.snapshot()
 			if err != nil {
 				return err
 			}
@@ -147,7 +153,7 @@ func TestLocalModePublishesWhatTheControllersPublish(t *testing.T) {
 		})
 		write("1")
 		loader.Now = func() time.Time { return rotatedAt }
-		sameSnapshots(t, k8s, "tokens", "keys", loadLocal(t, loader).Snapshot)
+		sameSnapshots(t, keys, loadLocal(t, loader).Snapshot)
 	})
 }
 
@@ -196,48 +202,52 @@ func applyDir(t *testing.T, k8s client.Client, dir string) {
 	}
 }
 
-// publishedSnapshot reads what the controller published for an
-// Environment, as a gateway does.
-func publishedSnapshot(ctx context.Context, k8s client.Client, ns, env string) (*snapshot.Snapshot, error) {
-	index := &corev1.ConfigMap{}
-	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: snapshot.IndexName(env)}, index); err != nil {
-		return nil, err
-	}
-	idx, err := snapshot.DecodeIndex([]byte(index.Data[snapshot.IndexKey]))
-	if err != nil {
-		return nil, err
-	}
-	routes, err := snapshot.DecodeRoutes(idx, func(name string) ([]byte, bool) {
-		shard := &corev1.ConfigMap{}
-		err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, shard)
-		return shard.BinaryData[snapshot.ShardKey], err == nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	secret := &corev1.Secret{}
-	if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: snapshot.CredentialsName(env)}, secret); err != nil {
-		return nil, err
-	}
-	creds, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
-	if err != nil {
-		return nil, err
-	}
-	return snapshot.Assemble(idx, routes, creds)
+// clusterGateway is what a cluster-mode gateway of one Environment loads,
+// read by the gateway's own code (gateway/cluster).
+type clusterGateway struct {
+	mu   sync.Mutex
+	last *snapshot.Snapshot
 }
 
-// sameSnapshots waits until the controller's snapshot of env equals want,
-// local mode's, apart from what is per process.
-func sameSnapshots(t *testing.T, k8s client.Client, ns, env string, want *snapshot.Snapshot) {
+func followEnvironment(ctx context.Context, t *testing.T, cfg *rest.Config, ns, env string) *clusterGateway {
 	t.Helper()
-	poll(t, "the controller publishes what local mode serves for "+env, func() error {
-		got, err := publishedSnapshot(context.Background(), k8s, ns, env)
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &clusterGateway{}
+	src := &cluster.Source{Client: cs, Namespace: ns, Environment: env, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Load: func(s *snapshot.Snapshot) error {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.last = s
+			return nil
+		}}
+	go func() { _ = src.Run(ctx) }()
+	return g
+}
+
+func (g *clusterGateway) snapshot() (*snapshot.Snapshot, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.last == nil {
+		return nil, errors.New("no snapshot loaded yet")
+	}
+	return g.last, nil
+}
+
+// sameSnapshots waits until the cluster's snapshot equals want, local
+// mode's, apart from what is per process.
+func sameSnapshots(t *testing.T, g *clusterGateway, want *snapshot.Snapshot) {
+	t.Helper()
+	poll(t, "the controller publishes what local mode serves for "+want.Environment, func() error {
+		got, err := g.snapshot()
 		if err != nil {
 			return err
 		}
 		return compareSnapshots(got, want)
 	})
-	t.Logf("%s: the same %d routes, %d tokens and %d secrets", env, len(want.Routes), len(want.Credentials.Tokens), len(want.Credentials.Secrets))
+	t.Logf("%s: the same %d routes, %d tokens and %d secrets", want.Environment, len(want.Routes), len(want.Credentials.Tokens), len(want.Credentials.Secrets))
 }
 
 // tokenView is a published token but for its hash and ID, which are per mint.
