@@ -160,12 +160,13 @@ func newSource(o options, gw *server.Gateway, log *slog.Logger) (func(context.Co
 				log.Error("snapshot not loaded", "error", err.Error())
 			}
 		}
+		watcher := local.NewWatcher(o.manifests)
 		reload()
 		if gw.Ready() != nil {
 			return nil, fmt.Errorf("nothing to serve in %s", o.manifests)
 		}
 		return func(ctx context.Context) error {
-			local.Watch(ctx, o.manifests, time.Second, reload)
+			watcher.Run(ctx, time.Second, reload)
 			return nil
 		}, nil
 	}

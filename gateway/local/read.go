@@ -56,7 +56,7 @@ type goodFile struct {
 	parse *fileParse
 }
 
-// isManifest says whether a file name is one Load reads (and Watch polls).
+// isManifest says whether a file name is one Load reads (and a Watcher polls).
 func isManifest(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".yaml", ".yml", ".json":

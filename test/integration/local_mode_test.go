@@ -153,12 +153,13 @@ func startLocalGateway(t *testing.T, dir string) (string, *logBuffer) {
 			warnings.add([]string{"error: " + err.Error()})
 		}
 	}
+	watcher := local.NewWatcher(dir)
 	reload()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		local.Watch(ctx, dir, 20*time.Millisecond, reload)
+		watcher.Run(ctx, 20*time.Millisecond, reload)
 	}()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

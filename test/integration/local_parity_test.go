@@ -25,7 +25,11 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/controllers"
@@ -91,7 +95,7 @@ spec:
 func TestLocalModePublishesWhatTheControllersPublish(t *testing.T) {
 	cfg := startControlPlane(t)
 	ctx := t.Context()
-	startManager(ctx, t, cfg)
+	startControllers(ctx, t, cfg)
 	k8s, err := client.New(cfg, client.Options{Scheme: controllers.NewScheme()})
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +159,22 @@ func TestLocalModePublishesWhatTheControllersPublish(t *testing.T) {
 		loader.Now = func() time.Time { return rotatedAt }
 		sameSnapshots(t, keys, loadLocal(t, loader).Snapshot)
 	})
+}
+
+// startControllers runs the controllers, as TestGatewayInClusterMode does
+// in the same process: controller names are checked to be unique per
+// process, unless told not to.
+func startControllers(ctx context.Context, t *testing.T, cfg *rest.Config) {
+	t.Helper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: controllers.NewScheme(), Cache: controllers.CacheOptions(),
+		Metrics: metricsserver.Options{BindAddress: "0"}, Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := controllers.Setup(ctx, mgr, controllers.Options{GatewayImage: "example.com/gateway:test"}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = mgr.Start(ctx) }()
 }
 
 func loadLocal(t *testing.T, l *local.Loader) *local.Result {
