@@ -156,42 +156,34 @@ func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope)
 		secretExists = false // ours was deleted and someone else's took its name
 	}
 
-	subject := token.Subject{Namespace: tok.Namespace, Environment: tok.Spec.Environment, Name: tok.Name, ExpiresAt: tok.Expiry()}
-	switch {
-	case record == nil && secretExists:
+	if record == nil && secretExists {
 		// The Secret was written but the record was not: recover it
 		// rather than mint a second token.
-		minted, err := token.Inspect(s.key, string(plaintext.Data[v1alpha1.TokenSecretKey]), subject)
+		minted, err := token.Inspect(s.key, string(plaintext.Data[v1alpha1.TokenSecretKey]), token.SubjectOf(tok))
 		if err != nil {
 			s.observation.SecretConflict = fmt.Sprintf("Secret %q: %v; delete the Secret to mint a new token", plaintext.Name, err)
 			s.stop = true
 			return nil
 		}
-		record = &token.Record{Current: token.NewEntry(minted, subject.ExpiresAt), Rotation: tok.Annotations[v1alpha1.RotateAnnotation]}
-	case record == nil:
-		minted, err := r.mint(ctx, s, subject, nil)
-		if err != nil {
-			return err
-		}
-		record = &token.Record{Current: token.NewEntry(minted, subject.ExpiresAt), Rotation: tok.Annotations[v1alpha1.RotateAnnotation]}
-		r.Recorder.Eventf(tok, nil, corev1.EventTypeNormal, "Minted", "Mint", "minted token %s into Secret %s", minted.ID, tok.TokenSecretName())
-	case tok.RotationRequested(record.Rotation):
-		var existing *corev1.Secret
-		if secretExists {
-			existing = plaintext
-		}
-		minted, err := r.mint(ctx, s, subject, existing)
-		if err != nil {
-			return err
-		}
-		grace, _ := tok.Spec.RotationGracePeriod.Parse(0)
-		previous := record.Current.ID
-		record.Rotate(token.NewEntry(minted, subject.ExpiresAt), tok.Annotations[v1alpha1.RotateAnnotation], s.now, grace)
-		r.Recorder.Eventf(tok, nil, corev1.EventTypeNormal, "Rotated", "Rotate",
-			"minted token %s into Secret %s; token %s stays valid for %s", minted.ID, tok.TokenSecretName(), previous, grace)
+		record = token.NewRecord(minted, tok)
 	}
-	record.Current.ExpiresAt = subject.ExpiresAt
-	s.observation.NextGraceEnd = record.Prune(s.now)
+	var ours *corev1.Secret
+	if secretExists {
+		ours = plaintext
+	}
+	d, err := token.Reconcile(record, tok, s.now, func() (token.Minted, error) { return r.mint(ctx, s, ours) })
+	if err != nil {
+		return err
+	}
+	switch {
+	case d.Replaced != "":
+		r.Recorder.Eventf(tok, nil, corev1.EventTypeNormal, "Rotated", "Rotate",
+			"minted token %s into Secret %s; token %s stays valid for %s", d.Minted.ID, tok.TokenSecretName(), d.Replaced, d.Grace)
+	case d.Minted != nil:
+		r.Recorder.Eventf(tok, nil, corev1.EventTypeNormal, "Minted", "Mint", "minted token %s into Secret %s", d.Minted.ID, tok.TokenSecretName())
+	}
+	record = d.Record
+	s.observation.NextGraceEnd = d.NextGraceEnd
 	s.record = record
 	s.observation.Record = record
 
@@ -208,9 +200,9 @@ func (r *ApiTokenReconciler) reconcileRecord(ctx context.Context, s *tokenScope)
 // mint signs a new token and writes it to the token's Secret, replacing the
 // text of existing, before the record changes: a crash in between leaves a
 // token nobody can use rather than a record of a token nobody has.
-func (r *ApiTokenReconciler) mint(ctx context.Context, s *tokenScope, subject token.Subject, existing *corev1.Secret) (token.Minted, error) {
+func (r *ApiTokenReconciler) mint(ctx context.Context, s *tokenScope, existing *corev1.Secret) (token.Minted, error) {
 	tok := s.token
-	minted, err := token.Mint(s.key, subject, s.now)
+	minted, err := token.Mint(s.key, token.SubjectOf(tok), s.now)
 	if err != nil {
 		return minted, err
 	}

@@ -108,37 +108,23 @@ func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmen
 		in.Tokens = append(in.Tokens, record.Tokens(name)...)
 	}
 
-	var missing, refused []string
-	for _, ref := range env.Spec.Secrets {
+	secrets, err := translate.ResolveSecrets(env, func(name string) (*corev1.Secret, error) {
 		secret := &corev1.Secret{}
-		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: ref.SecretKeyRef.Name}, secret)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return in, nil, err
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: name}, secret)
+		if apierrors.IsNotFound(err) {
+			return nil, nil
 		}
-		value, ok := secret.Data[ref.SecretKeyRef.Key]
-		switch {
-		case err != nil || !ok:
-			missing = append(missing, fmt.Sprintf("%s (key %q of Secret %q)", ref.Name, ref.SecretKeyRef.Key, ref.SecretKeyRef.Name))
-		case !mayExpose(secret):
-			refused = append(refused, fmt.Sprintf("%s (Secret %q)", ref.Name, ref.SecretKeyRef.Name))
-		default:
-			in.SecretValues[ref.Name] = string(value)
-		}
+		return secret, err
+	})
+	if err != nil {
+		return in, nil, err
 	}
-	s.observation.MissingSecrets, s.observation.RefusedSecrets = missing, refused
+	in.SecretValues = secrets.Values
+	s.observation.MissingSecrets, s.observation.RefusedSecrets = secrets.Missing, secrets.Refused
 	if len(env.Spec.Secrets) > 0 {
 		s.requeueSoonerThan(secretResyncInterval)
 	}
 	return in, apps.Items, nil
-}
-
-// mayExpose says whether a Secret may give values to Environments. The
-// manager can read every Secret, but whoever edits an Environment may not:
-// without the Secret's consent, an Environment (and any AppAPI it serves)
-// could read the namespace's database passwords or other ApiTokens' text.
-// Whoever can create or label the Secret gives that consent.
-func mayExpose(secret *corev1.Secret) bool {
-	return secret.Labels[v1alpha1.EnvironmentSecretLabel] == "true" && secret.Labels[LabelManagedBy] != ManagedByValue
 }
 
 // snapshotError is a snapshot that cannot be published; the gateway keeps

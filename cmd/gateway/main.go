@@ -29,7 +29,7 @@ import (
 
 type options struct {
 	namespace, environment, kubeconfig string
-	manifests, stateDir                string
+	manifests, stateDir, tokenFile     string
 	listen, adminListen                string
 	drainTimeout                       time.Duration
 	maxInFlight                        int
@@ -42,6 +42,7 @@ func main() {
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "Cluster mode: kubeconfig file; defaults to $KUBECONFIG, then the in-cluster configuration.")
 	flag.StringVar(&o.manifests, "manifests", "", "Local mode: directory of AppAPI, ApiToken, Environment and Secret manifests to serve.")
 	flag.StringVar(&o.stateDir, "state-dir", ".appapi", "Local mode: directory that keeps the hashes of minted tokens.")
+	flag.StringVar(&o.tokenFile, "token-file", "", "Local mode: file that each minted token is appended to, created readable by its owner only; stderr when unset.")
 	flag.StringVar(&o.listen, "listen", ":8080", "Address of the App APIs.")
 	flag.StringVar(&o.adminListen, "admin-listen", ":9901", "Address of /healthz, /readyz, /metrics and /openapi.json.")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", 35*time.Second, "How long in-flight requests may finish after SIGTERM.")
@@ -59,6 +60,9 @@ func run(o options, log *slog.Logger) error {
 	if (o.manifests == "") == (o.namespace == "") {
 		return errors.New("set either --manifests (local mode) or --namespace and --environment (cluster mode)")
 	}
+	if o.tokenFile != "" && o.manifests == "" {
+		return errors.New("--token-file is for local mode (--manifests)")
+	}
 	m := metrics.New()
 	gw, err := server.New(log, m)
 	if err != nil {
@@ -67,22 +71,32 @@ func run(o options, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	source, err := newSource(o, gw, log)
-	if err != nil {
-		return err
-	}
 	// Per-request read deadlines follow the Environment's requestTimeout
 	// (see server.Gateway); these bound what comes before a request and
 	// between requests.
 	apps := &http.Server{Addr: o.listen, Handler: server.LimitInFlight(gw, o.maxInFlight, m.Shed),
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	admin := &http.Server{Addr: o.adminListen, Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	// Both ports are bound before anything is loaded: a gateway that cannot
+	// serve says so and exits before local mode mints and prints tokens,
+	// and before a caller meets whatever else holds the port.
+	appsLn, err := listen(o.listen, "--listen")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = appsLn.Close() }()
+	adminLn, err := listen(o.adminListen, "--admin-listen")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = adminLn.Close() }()
+
+	source, err := newSource(o, gw, log)
+	if err != nil {
+		return err
+	}
 	errs := make(chan error, 3)
-	for _, srv := range []*http.Server{apps, admin} {
-		ln, err := net.Listen("tcp", srv.Addr)
-		if err != nil {
-			return err
-		}
+	for srv, ln := range map[*http.Server]net.Listener{apps: appsLn, admin: adminLn} {
 		log.Info("listening", "address", ln.Addr().String())
 		go func() { errs <- srv.Serve(ln) }()
 	}
@@ -103,6 +117,19 @@ func run(o options, log *slog.Logger) error {
 	return err
 }
 
+// listen binds addr, naming the address and its flag when it cannot.
+func listen(addr, flagName string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			err = op.Err // the address is said once, below
+		}
+		return nil, fmt.Errorf("cannot listen on %s (%s): %w", addr, flagName, err)
+	}
+	return ln, nil
+}
+
 // newSource returns the loop that feeds the gateway its snapshots.
 func newSource(o options, gw *server.Gateway, log *slog.Logger) (func(context.Context) error, error) {
 	if o.manifests != "" {
@@ -110,26 +137,36 @@ func newSource(o options, gw *server.Gateway, log *slog.Logger) (func(context.Co
 		if err != nil {
 			return nil, err
 		}
-		loader := &local.Loader{Dir: o.manifests, StateDir: o.stateDir, Environment: o.environment, Out: os.Stderr, Expr: env}
+		out, where, err := tokenOutput(o.tokenFile, log)
+		if err != nil {
+			return nil, err
+		}
+		loader := &local.Loader{Dir: o.manifests, StateDir: o.stateDir, Environment: o.environment, Out: out, Expr: env}
 		reload := func() {
 			res, err := loader.Load()
+			if res != nil {
+				for _, w := range res.Warnings {
+					log.Warn(w)
+				}
+			}
 			if err != nil {
 				log.Error("manifests not loaded; serving the last good ones", "error", err.Error())
 				return
 			}
-			for _, w := range res.Warnings {
-				log.Warn(w)
+			for _, t := range res.Minted {
+				log.Info("minted a token", "apitoken", t.Name, "environment", t.Environment, "id", t.ID, "rotated", t.Rotated, "to", where)
 			}
 			if err := gw.Load(res.Snapshot); err != nil {
 				log.Error("snapshot not loaded", "error", err.Error())
 			}
 		}
+		watcher := local.NewWatcher(o.manifests)
 		reload()
 		if gw.Ready() != nil {
 			return nil, fmt.Errorf("nothing to serve in %s", o.manifests)
 		}
 		return func(ctx context.Context) error {
-			local.Watch(ctx, o.manifests, time.Second, reload)
+			watcher.Run(ctx, time.Second, reload)
 			return nil
 		}, nil
 	}

@@ -1,29 +1,35 @@
 // Package local is the gateway's local mode: it reads AppAPI, ApiToken,
 // Environment and Secret manifests from a directory and builds the snapshot
-// that the controllers would publish for them, with no cluster. Translation
-// is the same code the controllers run (internal/translate), so a directory
-// that works locally works when applied to a cluster.
+// that the controllers would publish for them, with no cluster. It is a
+// provider of inputs, like Envoy Gateway's file provider: the CRDs' own
+// schemas default and validate the objects (internal/crdschema), and the
+// controllers' own code decides token records (internal/token), secret
+// values and translation (internal/translate), so a directory that works
+// locally works when applied to a cluster.
 //
 // What the cluster keeps in Secrets, local mode keeps in a state directory:
 // the signing key of local tokens and the hash of each token. A token is
-// printed once, when it is minted, and never written anywhere.
+// written once, when it is minted, to Loader.Out (the terminal, or the
+// gateway's --token-file), and nowhere else.
 package local
 
 import (
-	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/config/crd"
 	"github.com/appapi-dev/appapi/gateway/expr"
+	"github.com/appapi-dev/appapi/internal/crdschema"
 	"github.com/appapi-dev/appapi/internal/snapshot"
 	"github.com/appapi-dev/appapi/internal/translate"
 )
@@ -54,7 +60,18 @@ type Loader struct {
 	translator *translate.Translator
 	translated string // namespace/name of the Environment translator is for
 	sequencer  snapshot.Sequencer
+	// good is the last good version of each file, by path in Dir.
+	good map[string]*goodFile
 }
+
+// crdSchemas are the defaults and validation of the embedded CRDs.
+var crdSchemas = sync.OnceValues(func() (*crdschema.Schemas, error) {
+	bases, err := fs.Sub(crd.Bases, "bases")
+	if err != nil {
+		return nil, err
+	}
+	return crdschema.Load(bases)
+})
 
 // Result is one Load.
 type Result struct {
@@ -65,19 +82,24 @@ type Result struct {
 	Environment string
 	// Environments are the names of every Environment found, sorted.
 	Environments []string
+	// Minted are the tokens this Load minted and wrote to Out.
+	Minted []NewToken
 	// Verdicts are keyed by AppAPI name.
 	Verdicts map[string]translate.Verdict
-	// Warnings are human-readable: refused AppAPIs, documents that do not
-	// parse, ignored kinds, missing secrets. They never hold a token or a
-	// secret value.
+	// Warnings are human-readable, each starting with "file:line: " when
+	// it is about a document: refused AppAPIs, files that cannot be used,
+	// ignored kinds, missing or refused secrets. They never hold a token or
+	// a secret value.
 	Warnings []string
 }
 
 // Load reads the directory and returns the snapshot. It fails only when
 // nothing can be served: no Environment at all, the named Environment
-// missing or invalid, or the state directory unusable. A broken document or
-// AppAPI is a warning and everything else is still served; an AppAPI
-// refused now but accepted in an earlier Load keeps its previous route.
+// missing, or the state directory unusable. A file that cannot be used in
+// full (a syntax error, an unknown kind, an object the API server would
+// refuse) is a warning, and its last good version in an earlier Load keeps
+// serving; an AppAPI refused now but accepted in an earlier Load keeps its
+// previous route. Everything else is still served.
 //
 // On error the Result, when not nil, carries the warnings that may explain
 // it, and no snapshot.
@@ -96,7 +118,14 @@ func (l *Loader) Load() (*Result, error) {
 		return nil, err
 	}
 
-	m, err := readDir(l.Dir, l.StateDir)
+	schemas, err := crdSchemas()
+	if err != nil {
+		return nil, err
+	}
+	if l.good == nil {
+		l.good = map[string]*goodFile{}
+	}
+	m, err := readDir(l.Dir, l.StateDir, schemas, l.good)
 	if err != nil {
 		return nil, err
 	}
@@ -130,21 +159,14 @@ func (l *Loader) Load() (*Result, error) {
 		in.Tokens = append(in.Tokens, ts.records[name].Tokens(name)...)
 	}
 	in.Tokens = dropDuplicateHashes(in.Tokens, res)
+	// In file order: the translator gives a contested path to the AppAPI
+	// created first, and leaves those with no creation time as listed.
 	where := map[string]string{}
-	refused := map[string]string{}
 	for _, a := range m.apps {
-		app := a.obj
-		if app.Namespace != env.Namespace || app.Spec.Environment != env.Name {
-			continue
+		if a.obj.Namespace == env.Namespace && a.obj.Spec.Environment == env.Name {
+			in.AppAPIs = append(in.AppAPIs, *a.obj)
+			where[a.obj.Name] = a.at
 		}
-		app = app.DeepCopy()
-		applyDefaults(app)
-		if msg := checkSchema(app); msg != "" {
-			refused[app.Name] = msg
-			poison(app)
-		}
-		in.AppAPIs = append(in.AppAPIs, *app)
-		where[app.Name] = a.at
 	}
 
 	key := env.Namespace + "/" + env.Name
@@ -158,11 +180,6 @@ func (l *Loader) Load() (*Result, error) {
 	out, err := l.translator.Translate(in)
 	if err != nil {
 		return res, fmt.Errorf("%s: Environment %q: %w", chosen.at, env.Name, err)
-	}
-	for name, msg := range refused {
-		v := out.AppAPIs[name]
-		v.Reason, v.Message = v1alpha1.ReasonInvalidSpec, msg
-		out.AppAPIs[name] = v
 	}
 	res.Verdicts = out.AppAPIs
 	for _, name := range slices.Sorted(maps.Keys(out.AppAPIs)) {
@@ -199,130 +216,23 @@ func (l *Loader) exprEnv() (*expr.Compiler, error) {
 	return l.expr, nil
 }
 
-func environmentNames(m *manifests) []string {
-	var names []string
-	for _, e := range m.environments {
-		names = append(names, e.obj.Name)
-	}
-	slices.Sort(names)
-	return slices.Compact(names)
-}
-
-// chooseEnvironment picks the Environment to serve: the one named by
-// l.Environment (name or namespace/name), else the first by name, then
-// namespace.
-func (l *Loader) chooseEnvironment(m *manifests, res *Result) (*located[v1alpha1.Environment], error) {
-	envs := slices.Clone(m.environments)
-	slices.SortFunc(envs, func(a, b located[v1alpha1.Environment]) int {
-		return cmp.Or(strings.Compare(a.obj.Name, b.obj.Name), strings.Compare(a.obj.Namespace, b.obj.Namespace))
-	})
-	if len(envs) == 0 {
-		msg := fmt.Sprintf("no Environment in %s: add one (apiVersion: %s, kind: Environment)", l.Dir, v1alpha1.GroupVersion)
-		if m.unreadable > 0 {
-			msg += fmt.Sprintf("; %d files or documents could not be read, see the warnings", m.unreadable)
-		}
-		return nil, errors.New(msg)
-	}
-	if l.Environment == "" {
-		if len(envs) > 1 {
-			var others []string
-			for _, e := range envs[1:] {
-				others = append(others, qualified(e.obj.Namespace, e.obj.Name))
-			}
-			res.Warnings = append(res.Warnings, fmt.Sprintf("found %d Environments; serving %q, not %s: choose one with --environment",
-				len(envs), envs[0].obj.Name, strings.Join(others, ", ")))
-		}
-		return &envs[0], nil
-	}
-	ns, name, hasNS := strings.Cut(l.Environment, "/")
-	if !hasNS {
-		ns, name = "", l.Environment
-	}
-	var matches []*located[v1alpha1.Environment]
-	for i := range envs {
-		if envs[i].obj.Name == name && (ns == "" || envs[i].obj.Namespace == ns) {
-			matches = append(matches, &envs[i])
-		}
-	}
-	if len(matches) == 0 {
-		return nil, fmt.Errorf("no Environment %q in %s; found %s", l.Environment, l.Dir, strings.Join(quoteAll(res.Environments), ", "))
-	}
-	if len(matches) > 1 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("Environment %q exists in namespaces %s; serving the one in %q: choose with --environment namespace/name",
-			name, strings.Join(namespacesOf(matches), ", "), matches[0].obj.Namespace))
-	}
-	return matches[0], nil
-}
-
-func qualified(ns, name string) string {
-	if ns == "default" {
-		return fmt.Sprintf("%q", name)
-	}
-	return fmt.Sprintf("%q", ns+"/"+name)
-}
-
-func quoteAll(names []string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = fmt.Sprintf("%q", n)
-	}
-	return out
-}
-
-func namespacesOf(envs []*located[v1alpha1.Environment]) []string {
-	var out []string
-	for _, e := range envs {
-		out = append(out, fmt.Sprintf("%q", e.obj.Namespace))
-	}
-	return out
-}
-
-// checkEnvironmentNames warns about AppAPIs and ApiTokens whose
-// spec.environment names no Environment of their namespace, which is
-// usually a typo.
-func checkEnvironmentNames(m *manifests, res *Result) {
-	exists := map[string]bool{}
-	for _, e := range m.environments {
-		exists[e.obj.Namespace+"/"+e.obj.Name] = true
-	}
-	check := func(at, kind, ns, name, env string) {
-		if !exists[ns+"/"+env] {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %s %q names Environment %q, which is not in namespace %q of the directory (EnvironmentNotFound)",
-				at, kind, name, env, ns))
-		}
-	}
-	for _, a := range m.apps {
-		check(a.at, "AppAPI", a.obj.Namespace, a.obj.Name, a.obj.Spec.Environment)
-	}
-	for _, t := range m.tokens {
-		check(t.at, "ApiToken", t.obj.Namespace, t.obj.Name, t.obj.Spec.Environment)
-	}
-}
-
 // resolveSecrets reads the Environment's spec.secrets from the Secrets of
-// the directory. A missing one is left out with a warning, as the
-// controller publishes without it and reports SecretNotFound.
+// the directory with the controller's rule. A missing or refused one is left
+// out with a warning, as the controller publishes without it and reports
+// SecretNotFound or SecretNotAllowed.
 func resolveSecrets(m *manifests, env *located[v1alpha1.Environment], res *Result) map[string]string {
-	values := map[string]string{}
-	for i, ref := range env.obj.Spec.Secrets {
-		if ref.Name == "" {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: Environment %q: spec.secrets[%d] has no name, skipped", env.at, env.obj.Name, i))
-			continue
-		}
-		data, ok := m.secrets[env.obj.Namespace+"/"+ref.SecretKeyRef.Name]
-		value, hasKey := data[ref.SecretKeyRef.Key]
-		switch {
-		case !ok:
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: Environment %q: secret %q: no Secret %q in namespace %q of the directory; serving without it (SecretNotFound)",
-				env.at, env.obj.Name, ref.Name, ref.SecretKeyRef.Name, env.obj.Namespace))
-		case !hasKey:
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: Environment %q: secret %q: Secret %q has no key %q; serving without it (SecretNotFound)",
-				env.at, env.obj.Name, ref.Name, ref.SecretKeyRef.Name, ref.SecretKeyRef.Key))
-		default:
-			values[ref.Name] = string(value)
-		}
+	secrets, _ := translate.ResolveSecrets(env.obj, func(name string) (*corev1.Secret, error) {
+		return m.secrets[env.obj.Namespace+"/"+name], nil
+	})
+	if len(secrets.Missing) > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s: Environment %q: spec.secrets: no Secret or key in the directory for %s; serving without them (SecretNotFound)",
+			env.at, env.obj.Name, strings.Join(secrets.Missing, ", ")))
 	}
-	return values
+	if len(secrets.Refused) > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s: Environment %q: spec.secrets: %s lack the label %s=true, by which a Secret's owner lets Environments read it; serving without them (SecretNotAllowed)",
+			env.at, env.obj.Name, strings.Join(secrets.Refused, ", "), v1alpha1.EnvironmentSecretLabel))
+	}
+	return secrets.Values
 }
 
 // dropDuplicateHashes keeps the first of two token entries with the same
@@ -338,29 +248,4 @@ func dropDuplicateHashes(tokens []snapshot.Token, res *Result) []snapshot.Token 
 		seen[t.Hash] = true
 		return false
 	})
-}
-
-// printTokens shows each new token once. Out is the only place a token is
-// ever written.
-func (l *Loader) printTokens(tokens []minted, res *Result) {
-	if len(tokens) == 0 {
-		return
-	}
-	w := l.Out
-	if w == nil {
-		w = os.Stdout
-	}
-	var b bytes.Buffer
-	for _, t := range tokens {
-		verb := ""
-		if t.rotated {
-			verb = ", rotated"
-		}
-		fmt.Fprintf(&b, "appapi: token %q (environment %s, id %s%s): %s\n", t.name, t.environment, t.id, verb, t.text)
-	}
-	fmt.Fprintf(&b, "appapi: each token is shown only once, keep it now; call an AppAPI with: curl -H \"Authorization: Bearer <TOKEN>\" http://<gateway address><path>\n")
-	if _, err := w.Write(b.Bytes()); err != nil {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("could not print %d new tokens (%v): rotate them with the %s annotation to get new ones",
-			len(tokens), err, v1alpha1.RotateAnnotation))
-	}
 }

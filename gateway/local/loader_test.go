@@ -32,13 +32,13 @@ spec:
 ---
 apiVersion: v1
 kind: Secret
-metadata: {name: jwt-key}
+metadata: {name: jwt-key, labels: {appapi.dev/environment-secret: "true"}}
 data:
   hmac: c2VjcmV0LXZhbHVl # secret-value
 ---
 apiVersion: v1
 kind: Secret
-metadata: {name: upstream, namespace: default}
+metadata: {name: upstream, namespace: default, labels: {appapi.dev/environment-secret: "true"}}
 stringData:
   apiKey: plain-value
 `
@@ -238,7 +238,7 @@ func TestLoad(t *testing.T) {
 	if v := res.Verdicts["hello"]; !v.Accepted || v.ServedGeneration != 1 {
 		t.Errorf("hello: verdict %+v; want accepted and served", v)
 	}
-	warningWith(t, res, "apis/apis.yaml:3", `AppAPI "broken"`, "InvalidExpression", "spec.response.body", "not served")
+	warningWith(t, res, "apis/apis.yaml:25", `AppAPI "broken"`, "InvalidExpression", "spec.response.body", "not served")
 	warningWith(t, res, "kustomization.yaml:1", "Kustomization", "ignored")
 
 	// Each token is printed once, and published by its hash only.
@@ -354,15 +354,19 @@ func TestEditsAndRefusals(t *testing.T) {
 		t.Errorf("the served content did not change, yet generation is %d; want 2", res.Snapshot.Generation)
 	}
 
-	// What the API server would reject is refused the same way.
-	badMethod := strings.Replace(edited, "method: GET", "method: FETCH", 1)
+	// What the API server would reject is reported with its message, and
+	// the file's previous version (the one just above) keeps serving.
+	badMethod := strings.Replace(bad, "method: GET", "method: FETCH", 1)
 	writeFile(t, dir, "apis/apis.yaml", badMethod+"---\n"+signAPI+"---\n"+brokenAPI)
 	res = load(t, l)
-	v = res.Verdicts["hello"]
-	if v.Accepted || v.Reason != v1alpha1.ReasonInvalidSpec || !strings.Contains(v.Message, "spec.method") || v.ServedGeneration != 1 {
-		t.Errorf("hello with method FETCH: verdict %+v; want refused with InvalidSpec on spec.method, previous served", v)
+	warningWith(t, res, `apis/apis.yaml:1: AppAPI.appapi.dev "hello" is invalid: [spec.method: Unsupported value: "FETCH": supported values: "GET", `)
+	warningWith(t, res, "apis/apis.yaml: not loaded; its previous version keeps serving")
+	if v := res.Verdicts["hello"]; v.Reason != v1alpha1.ReasonInvalidExpression || v.ServedGeneration != 1 {
+		t.Errorf("hello with method FETCH: verdict %+v; want the previous file's (InvalidExpression, previous route served)", v)
 	}
-	route(t, res.Snapshot, "hello")
+	if got := route(t, res.Snapshot, "hello"); got.Steps[0].Transform.Value != want.Steps[0].Transform.Value {
+		t.Errorf("hello: previous route not kept: %q", got.Steps[0].Transform.Value)
+	}
 
 	// A new Loader has no previous version to keep.
 	res = load(t, newLoader(t, dir, state, &bytes.Buffer{}))
@@ -577,7 +581,13 @@ spec: {environment: dev, method: GET, path: /elsewhere}
 apiVersion: appapi.dev/v1alpha1
 kind: AppAPI
 metadata: {name: typo}
-spec: {environment: dve, method: GET, path: /typo, colour: blue}
+spec: {environment: dve, method: GET, path: /typo}
+---
+# a typo in a field name
+apiVersion: appapi.dev/v1alpha1
+kind: AppAPI
+metadata: {name: colour}
+spec: {environment: dev, method: GET, path: /colour, colour: blue}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -602,21 +612,23 @@ items:
 `)
 	writeFile(t, dir, "README.md", "not read")
 	writeFile(t, dir, ".git/config.yaml", "not: read")
-	// A path served twice goes to the smaller name.
+	// A path served twice goes to the AppAPI first in file order.
 	writeFile(t, dir, "zz.yaml", strings.Replace(strings.Replace(helloAPI, "name: hello", "name: another-hello", 1), "path: /hello/{name}", "path: /hello/{who}", 1))
 
 	res := load(t, newLoader(t, dir, state, &bytes.Buffer{}))
-	want := []string{"another-hello", "first", "from-json", "last", "listed", "sign"}
+	want := []string{"first", "from-json", "hello", "last", "listed", "sign"}
 	if got := routeNames(res.Snapshot); !slices.Equal(got, want) {
 		t.Errorf("routes %v; want %v", got, want)
 	}
-	warningWith(t, res, "more.yaml:2", "not valid YAML")
-	warningWith(t, res, "more.yaml:4", `"typo"`, "unknown field", "colour")
-	warningWith(t, res, "more.yaml:4", `"typo"`, `"dve"`, "EnvironmentNotFound")
-	warningWith(t, res, "more.yaml:5", "ConfigMap", "ignored")
-	warningWith(t, res, `AppAPI "hello"`, "PathConflict", `"another-hello"`)
+	// Each warning names the line where its document starts.
+	warningWith(t, res, "more.yaml:6: not valid YAML or JSON: mapping values are not allowed in this context")
+	warningWith(t, res, `more.yaml:19: AppAPI in version "v1alpha1" cannot be handled as a AppAPI: strict decoding error: unknown field "spec.colour"`)
+	warningWith(t, res, "more.yaml: no earlier version could be used in full; serving the objects of it that could be read")
+	warningWith(t, res, "more.yaml:13: ", `"typo"`, `"dve"`, "EnvironmentNotFound")
+	warningWith(t, res, "more.yaml:24: ConfigMap", "ignored")
+	warningWith(t, res, `zz.yaml:1: AppAPI "another-hello"`, "PathConflict", `"hello", which comes first in the manifests`)
 	for _, w := range res.Warnings {
-		if strings.Contains(w, "README") || strings.Contains(w, ".git") || strings.Contains(w, "more.yaml:6") {
+		if strings.Contains(w, "README") || strings.Contains(w, ".git") || strings.Contains(w, "more.yaml:28") || strings.Contains(w, "more.yaml:29") {
 			t.Errorf("unexpected warning: %s", w)
 		}
 	}
@@ -628,15 +640,29 @@ func TestBrokenDocumentKeepsTokens(t *testing.T) {
 	l := newLoader(t, dir, state, &out)
 	load(t, l)
 	tokens := printedTokens(t, out.String())
+	internal := snapshot.HashToken(tokens["internal"])
 
-	// The internal ApiToken is mid-edit: its document does not parse.
-	writeFile(t, dir, "env.yaml", envHead+apiToken("partner", "", "")+apiToken("internal", "", "")[:40]+"\n  bad: [")
+	// The internal ApiToken is mid-edit: its document does not parse. The
+	// file's previous version keeps serving, the token with it.
+	broken := envHead + apiToken("partner", "", "") + apiToken("internal", "", "")[:40] + "\n  bad: ["
+	writeFile(t, dir, "env.yaml", broken)
 	out.Reset()
 	res := load(t, l)
-	warningWith(t, res, "env.yaml:5", "not valid YAML")
-	warningWith(t, res, "default/internal", "until every document can be read")
-	if _, ok := published(res.Snapshot)[snapshot.HashToken(tokens["internal"])]; ok {
+	warningWith(t, res, "env.yaml:34: not valid YAML or JSON: could not find expected ':'")
+	warningWith(t, res, "env.yaml: not loaded; its previous version keeps serving")
+	if published(res.Snapshot)[internal] != "internal" {
+		t.Error("the token of the file's previous version is not published")
+	}
+
+	// After a restart there is no previous version: what can be read is
+	// served, and the record of an ApiToken not found is kept, not revoked.
+	res = load(t, newLoader(t, dir, state, &out))
+	warningWith(t, res, "default/internal", "until every file can be read")
+	if _, ok := published(res.Snapshot)[internal]; ok {
 		t.Error("the token of an ApiToken that cannot be read is published")
+	}
+	if published(res.Snapshot)[snapshot.HashToken(tokens["partner"])] != "partner" {
+		t.Error("the partner token, before the broken document, is not published")
 	}
 
 	// Once repaired, the same token works again: it was never revoked.
@@ -645,7 +671,7 @@ func TestBrokenDocumentKeepsTokens(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("repairing printed:\n%s", out.String())
 	}
-	if published(res.Snapshot)[snapshot.HashToken(tokens["internal"])] != "internal" {
+	if published(res.Snapshot)[internal] != "internal" {
 		t.Error("the repaired ApiToken's token is not published")
 	}
 }
@@ -653,29 +679,43 @@ func TestBrokenDocumentKeepsTokens(t *testing.T) {
 func TestSecrets(t *testing.T) {
 	dir, state := setup(t)
 	env := strings.Replace(envFile, "apiKey: plain-value", "other: plain-value", 1)
-	env = strings.Replace(env, "metadata: {name: jwt-key}", "metadata: {name: jwt-key, namespace: other}", 1)
+	env = strings.Replace(env, "metadata: {name: jwt-key,", "metadata: {name: jwt-key, namespace: other,", 1)
 	writeFile(t, dir, "env.yaml", env)
 	res := load(t, newLoader(t, dir, state, &bytes.Buffer{}))
 	if n := len(res.Snapshot.Credentials.Secrets); n != 0 {
 		t.Errorf("%d secrets resolved; want 0", n)
 	}
-	warningWith(t, res, `secret "signing"`, `no Secret "jwt-key"`, "SecretNotFound")
-	warningWith(t, res, `secret "upstream"`, `has no key "apiKey"`, "SecretNotFound")
+	warningWith(t, res, `env.yaml:2: Environment "dev": spec.secrets: no Secret or key in the directory for signing (key "hmac" of Secret "jwt-key"), upstream (key "apiKey" of Secret "upstream")`, "SecretNotFound")
 	// The jwt step needs the secret.
 	if v := res.Verdicts["sign"]; v.Accepted || v.Reason != v1alpha1.ReasonSecretRefNotFound {
 		t.Errorf("sign: verdict %+v; want SecretRefNotFound", v)
 	}
+	noValues(t, res)
+
+	// As in a cluster, a Secret without the consent label gives nothing.
+	writeFile(t, dir, "env.yaml", strings.Replace(envFile, `metadata: {name: jwt-key, labels: {appapi.dev/environment-secret: "true"}}`, "metadata: {name: jwt-key}", 1))
+	res = load(t, newLoader(t, dir, state, &bytes.Buffer{}))
+	warningWith(t, res, `env.yaml:2: Environment "dev": spec.secrets: signing (Secret "jwt-key") lack the label appapi.dev/environment-secret=true`, "SecretNotAllowed")
+	if got := res.Snapshot.Credentials.Secrets; len(got) != 1 || got["upstream"] != "plain-value" {
+		t.Errorf("resolved %d secrets; want only upstream", len(got))
+	}
+	noValues(t, res)
+
+	writeFile(t, dir, "env.yaml", strings.Replace(envFile, "hmac: c2VjcmV0LXZhbHVl", "hmac: '%%% not base64'", 1))
+	res = load(t, newLoader(t, dir, state, &bytes.Buffer{}))
+	w := warningWith(t, res, `env.yaml:14: Secret does not parse`)
+	if strings.Contains(w, "not base64") {
+		t.Errorf("the warning quotes the Secret: %s", w)
+	}
+}
+
+// noValues fails when a warning holds a secret value of envHead.
+func noValues(t *testing.T, res *Result) {
+	t.Helper()
 	for _, w := range res.Warnings {
 		if strings.Contains(w, "plain-value") || strings.Contains(w, "secret-value") {
 			t.Errorf("a warning holds a secret value: %s", w)
 		}
-	}
-
-	writeFile(t, dir, "env.yaml", strings.Replace(envFile, "hmac: c2VjcmV0LXZhbHVl", "hmac: '%%% not base64'", 1))
-	res = load(t, newLoader(t, dir, state, &bytes.Buffer{}))
-	w := warningWith(t, res, `Secret "jwt-key" does not parse`)
-	if strings.Contains(w, "not base64") {
-		t.Errorf("the warning quotes the Secret: %s", w)
 	}
 }
 
@@ -734,16 +774,33 @@ func readFile(t *testing.T, dir, name string) string {
 }
 
 func TestInvalidEnvironment(t *testing.T) {
-	for name, spec := range map[string]string{
-		"requestTimeout":  "spec: {requestTimeout: soon}",
-		"maxRequestBytes": "spec: {maxRequestBytes: 0}",
+	for field, tc := range map[string]struct{ value, want string }{
+		"requestTimeout":  {"soon", `env.yaml:2: Environment.appapi.dev "dev" is invalid: spec.requestTimeout: Invalid value: "soon": must be a duration such as 500ms, 30s or 1m30s`},
+		"maxRequestBytes": {"0", `env.yaml:2: Environment.appapi.dev "dev" is invalid: spec.maxRequestBytes: Invalid value: 0: spec.maxRequestBytes in body should be greater than or equal to 1`},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(field, func(t *testing.T) {
 			dir, state := setup(t)
-			writeFile(t, dir, "env.yaml", strings.Replace(envFile, "spec:\n  variables: {greeting: hello}", spec+"\nx:", 1))
-			_, err := newLoader(t, dir, state, &bytes.Buffer{}).Load()
-			if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "env.yaml:1") {
-				t.Errorf("error %v; want one naming env.yaml:1 and %s", err, name)
+			invalid := strings.Replace(envFile, "  variables: {greeting: hello}\n", "  variables: {greeting: hello}\n  "+field+": "+tc.value+"\n", 1)
+
+			// At start, nothing can be served.
+			writeFile(t, dir, "env.yaml", invalid)
+			res, err := newLoader(t, dir, state, &bytes.Buffer{}).Load()
+			if err == nil || !strings.Contains(err.Error(), "no Environment") {
+				t.Errorf("error %v; want no Environment", err)
+			}
+			if res != nil {
+				warningWith(t, res, tc.want)
+			}
+
+			// While serving, the Environment's previous version stays.
+			writeFile(t, dir, "env.yaml", envFile)
+			l := newLoader(t, dir, state, &bytes.Buffer{})
+			before := load(t, l).Snapshot
+			writeFile(t, dir, "env.yaml", invalid)
+			res = load(t, l)
+			warningWith(t, res, tc.want)
+			if res.Snapshot.Settings != before.Settings || res.Snapshot.Generation != before.Generation {
+				t.Errorf("settings %+v (generation %d); want %+v unchanged", res.Snapshot.Settings, res.Snapshot.Generation, before.Settings)
 			}
 		})
 	}

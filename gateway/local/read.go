@@ -1,11 +1,8 @@
 package local
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
+	"crypto/sha256"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,34 +11,35 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/internal/crdschema"
 )
 
 // maxFileBytes bounds one manifest file; anything larger is surely not one.
 const maxFileBytes = 16 << 20
 
-// located is an object and where it was read: "file:doc", the document
-// counted from 1 within the file.
+// located is an object and where it was read: "file:line".
 type located[T any] struct {
 	obj *T
 	at  string
 }
 
-// manifests is what one read of the directory found.
+// manifests is what one read of the directory found, files in the order
+// kubectl apply -R -f reads them (by name, directory by directory), and
+// documents in file order.
 type manifests struct {
 	environments []located[v1alpha1.Environment]
 	tokens       []located[v1alpha1.ApiToken]
 	apps         []located[v1alpha1.AppAPI]
-	// secrets are the Secrets' data (stringData merged in) by namespace/name.
-	secrets map[string]map[string][]byte
+	// secrets are by namespace/name, their stringData merged into data.
+	secrets map[string]*corev1.Secret
 
 	warnings []string
-	// unreadable counts the files and documents that could not be read. While
-	// any is, an ApiToken missing from the directory may only be unreadable,
-	// so its record is kept rather than revoked.
+	// unreadable counts the files that could not be used in full and had
+	// no earlier good version. While any is, an ApiToken missing from the
+	// directory may only be unreadable, so its record is kept rather than
+	// revoked.
 	unreadable int
 
 	// seen maps kind/namespace/name to where the object was read, to report duplicates.
@@ -52,7 +50,13 @@ func (m *manifests) warn(format string, args ...any) {
 	m.warnings = append(m.warnings, fmt.Sprintf(format, args...))
 }
 
-// isManifest says whether a file name is one Load reads (and Watch polls).
+// goodFile is the last version of a file that could be used in full.
+type goodFile struct {
+	sum   [sha256.Size]byte
+	parse *fileParse
+}
+
+// isManifest says whether a file name is one Load reads (and a Watcher polls).
 func isManifest(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".yaml", ".yml", ".json":
@@ -114,9 +118,12 @@ func walkManifests(dir, skip string, fn func(path string, info fs.FileInfo, err 
 	})
 }
 
-// readDir reads every manifest under dir except those in skip.
-func readDir(dir, skip string) (*manifests, error) {
-	m := &manifests{secrets: map[string]map[string][]byte{}, seen: map[string]string{}}
+// readDir reads every manifest under dir except those in skip. A file that
+// cannot be used in full (a syntax error, an unknown kind, an object the
+// CRD schema refuses) is replaced by its last good version in good, which
+// readDir keeps up to date; without one, what could be read of it is used.
+func readDir(dir, skip string, schemas *crdschema.Schemas, good map[string]*goodFile) (*manifests, error) {
+	m := &manifests{secrets: map[string]*corev1.Secret{}, seen: map[string]string{}}
 	info, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("manifests directory: %w", err)
@@ -124,28 +131,53 @@ func readDir(dir, skip string) (*manifests, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("manifests directory %s is not a directory", dir)
 	}
+	present := map[string]bool{}
 	err = walkManifests(dir, skip, func(path string, info fs.FileInfo, err error) {
 		rel := displayPath(dir, path)
+		present[rel] = true
+		var data []byte
+		switch {
+		case err != nil:
+		case info.Size() > maxFileBytes:
+			err = fmt.Errorf("larger than %d MiB", maxFileBytes>>20)
+		default:
+			data, err = os.ReadFile(path)
+		}
+		var parse *fileParse
 		if err != nil {
-			m.unreadable++
-			m.warn("%s: cannot be read, skipped: %v", rel, err)
-			return
+			parse = &fileParse{problems: []string{fmt.Sprintf("%s: cannot be read: %v", rel, err)}}
+		} else if g := good[rel]; g != nil && g.sum == sha256.Sum256(data) {
+			parse = g.parse
+		} else {
+			parse = parseFile(rel, data, schemas)
+			if len(parse.problems) == 0 {
+				good[rel] = &goodFile{sum: sha256.Sum256(data), parse: parse}
+			}
 		}
-		if info.Size() > maxFileBytes {
-			m.unreadable++
-			m.warn("%s: larger than %d MiB, skipped", rel, maxFileBytes>>20)
-			return
+		m.warnings = append(m.warnings, parse.problems...)
+		if len(parse.problems) > 0 {
+			if g := good[rel]; g != nil {
+				m.warn("%s: not loaded; its previous version keeps serving until the file is fixed", rel)
+				parse = g.parse
+			} else {
+				m.unreadable++
+				if len(parse.objects) > 0 {
+					m.warn("%s: no earlier version could be used in full; serving the objects of it that could be read", rel)
+				}
+			}
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			m.unreadable++
-			m.warn("%s: cannot be read, skipped: %v", rel, err)
-			return
+		m.warnings = append(m.warnings, parse.notes...)
+		for _, o := range parse.objects {
+			m.add(o)
 		}
-		m.readFile(rel, data)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("manifests directory: %w", err)
+	}
+	for rel := range good {
+		if !present[rel] {
+			delete(good, rel)
+		}
 	}
 	return m, nil
 }
@@ -157,175 +189,42 @@ func displayPath(dir, path string) string {
 	return path
 }
 
-// readFile decodes each YAML document (separated by ---) or JSON value of
-// one file. A document that does not parse is skipped with a warning and
-// the next one is still read, which YAML allows; in a JSON stream nothing
-// after a syntax error can be found, so the rest of the file is skipped.
-func (m *manifests) readFile(rel string, data []byte) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for doc := 1; ; doc++ {
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		at := fmt.Sprintf("%s:%d", rel, doc)
-		if err != nil {
-			m.unreadable++
-			var syntax utilyaml.YAMLSyntaxError
-			if errors.As(err, &syntax) {
-				m.warn("%s: not valid YAML, document skipped: %v", at, err)
-				continue
-			}
-			m.warn("%s: not valid YAML or JSON, the rest of the file is skipped: %v", at, err)
-			return
-		}
-		m.readDocument(at, raw)
+// add files an object, replacing an earlier definition of the same object:
+// the later one wins, as with kubectl apply -R -f on the directory. Objects
+// are shared with the file cache, so each is copied.
+func (m *manifests) add(o object) {
+	switch obj := o.obj.(type) {
+	case *v1alpha1.Environment:
+		m.environments = replace(m, m.environments, o.at, "Environment", obj.DeepCopy())
+	case *v1alpha1.ApiToken:
+		m.tokens = replace(m, m.tokens, o.at, "ApiToken", obj.DeepCopy())
+	case *v1alpha1.AppAPI:
+		m.apps = replace(m, m.apps, o.at, "AppAPI", obj.DeepCopy())
+	case *corev1.Secret:
+		key := obj.Namespace + "/" + obj.Name
+		m.noteDuplicate(o.at, "Secret", key)
+		m.secrets[key] = obj.DeepCopy()
 	}
 }
 
-// header is what every Kubernetes object has; items is for a v1 List.
-type header struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	Items []json.RawMessage `json:"items"`
+func (m *manifests) noteDuplicate(at, kind, key string) {
+	if earlier, dup := m.seen[kind+"/"+key]; dup {
+		m.warn("%s: %s %s is also defined in %s; this later definition is used", at, kind, key, earlier)
+	}
+	m.seen[kind+"/"+key] = at
 }
 
-func (m *manifests) readDocument(at string, raw json.RawMessage) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return // an empty document, or only comments
-	}
-	var h header
-	if raw[0] != '{' || json.Unmarshal(raw, &h) != nil {
-		m.unreadable++
-		m.warn("%s: not a Kubernetes object (a mapping with apiVersion, kind and metadata), skipped", at)
-		return
-	}
-	switch {
-	case h.Kind == "":
-		m.warn("%s: has no kind, skipped", at)
-	case h.APIVersion == "v1" && h.Kind == "List":
-		// As written by kubectl get -o yaml.
-		for i, item := range h.Items {
-			m.readDocument(fmt.Sprintf("%s[%d]", at, i), item)
-		}
-	case h.APIVersion == v1alpha1.GroupVersion.String() && h.Kind == "Environment":
-		if obj, ok := decodeObject[v1alpha1.Environment](m, at, h.Kind, raw); ok {
-			m.environments = add(m, m.environments, at, h.Kind, obj)
-		}
-	case h.APIVersion == v1alpha1.GroupVersion.String() && h.Kind == "ApiToken":
-		if obj, ok := decodeObject[v1alpha1.ApiToken](m, at, h.Kind, raw); ok {
-			m.tokens = add(m, m.tokens, at, h.Kind, obj)
-		}
-	case h.APIVersion == v1alpha1.GroupVersion.String() && h.Kind == "AppAPI":
-		if obj, ok := decodeObject[v1alpha1.AppAPI](m, at, h.Kind, raw); ok {
-			m.apps = add(m, m.apps, at, h.Kind, obj)
-		}
-	case h.APIVersion == "v1" && h.Kind == "Secret":
-		m.readSecret(at, h.Metadata.Name, raw)
-	default:
-		what := h.Kind + " (" + h.APIVersion + ")"
-		if h.Metadata.Name != "" {
-			what += fmt.Sprintf(" %q", h.Metadata.Name)
-		}
-		m.warn("%s: %s ignored: local mode reads only Environment, ApiToken and AppAPI (%s) and Secret (v1)",
-			at, what, v1alpha1.GroupVersion)
-	}
-}
-
-// readSecret keeps a Secret's data. Its errors never quote the document,
-// which holds secret values.
-func (m *manifests) readSecret(at, name string, raw json.RawMessage) {
-	var s corev1.Secret
-	if err := json.Unmarshal(raw, &s); err != nil {
-		m.unreadable++
-		m.warn("%s: Secret %q does not parse, skipped: data values must be base64 (use stringData for plain text)", at, name)
-		return
-	}
-	if s.Name == "" {
-		m.unreadable++
-		m.warn("%s: Secret has no metadata.name, skipped", at)
-		return
-	}
-	localMeta(&s)
-	data := map[string][]byte{}
-	for k, v := range s.Data {
-		data[k] = v
-	}
-	// The API server merges stringData into data, stringData winning.
-	for k, v := range s.StringData {
-		data[k] = []byte(v)
-	}
-	key := "Secret/" + s.Namespace + "/" + s.Name
-	if earlier, dup := m.seen[key]; dup {
-		m.warn("%s: Secret %s/%s is also defined in %s; this later definition is used", at, s.Namespace, s.Name, earlier)
-	}
-	m.seen[key] = at
-	m.secrets[s.Namespace+"/"+s.Name] = data
-}
-
-// decodeObject decodes one of the appapi.dev kinds. An unknown field is a
-// warning, as kubectl warns when the API server drops one, and the object is
-// read without it.
-func decodeObject[T any, PT interface {
-	*T
-	metav1.Object
-}](m *manifests, at, kind string, raw json.RawMessage) (PT, bool) {
-	obj := PT(new(T))
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(obj); err != nil {
-		obj = PT(new(T))
-		if lerr := json.Unmarshal(raw, obj); lerr != nil {
-			m.unreadable++
-			m.warn("%s: %s does not parse, skipped: %v", at, kind, lerr)
-			return nil, false
-		}
-		m.warn("%s: %s %q: %v; the field is ignored", at, kind, obj.GetName(), strings.TrimPrefix(err.Error(), "json: "))
-	}
-	if obj.GetName() == "" {
-		m.unreadable++
-		m.warn("%s: %s has no metadata.name, skipped", at, kind)
-		return nil, false
-	}
-	localMeta(obj)
-	return obj, true
-}
-
-// localMeta gives an object what the API server would: a namespace, a UID
-// and a generation. The UID is derived from the name, so that an AppAPI
-// keeps its route across reloads and restarts. Every object is created at
-// the zero time: the translator gives a contested method and path to the
-// oldest AppAPI, then to the smallest name, so here the smallest name wins.
-func localMeta(o metav1.Object) {
-	if o.GetNamespace() == "" {
-		o.SetNamespace("default")
-	}
-	o.SetUID(types.UID("local-" + o.GetName()))
-	o.SetGeneration(1)
-	o.SetCreationTimestamp(metav1.Time{})
-	o.SetDeletionTimestamp(nil)
-}
-
-// add appends an object to list, replacing an earlier definition of the
-// same object: the later one wins, as with kubectl apply -f on the
-// directory, which applies files in lexical order.
-func add[T any, PT interface {
+func replace[T any, PT interface {
 	*T
 	metav1.Object
 }](m *manifests, list []located[T], at, kind string, obj PT) []located[T] {
-	key := kind + "/" + obj.GetNamespace() + "/" + obj.GetName()
-	if earlier, dup := m.seen[key]; dup {
-		m.warn("%s: %s %s/%s is also defined in %s; this later definition is used", at, kind, obj.GetNamespace(), obj.GetName(), earlier)
+	key := obj.GetNamespace() + "/" + obj.GetName()
+	if _, dup := m.seen[kind+"/"+key]; dup {
 		list = slices.DeleteFunc(list, func(l located[T]) bool {
 			o := PT(l.obj)
 			return o.GetNamespace() == obj.GetNamespace() && o.GetName() == obj.GetName()
 		})
 	}
-	m.seen[key] = at
+	m.noteDuplicate(at, kind, key)
 	return append(list, located[T]{obj: (*T)(obj), at: at})
 }

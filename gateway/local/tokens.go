@@ -13,7 +13,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/internal/token"
 )
 
@@ -43,10 +42,16 @@ type tokenState struct {
 	Record      *token.Record `json:"record"`
 }
 
+// NewToken is a token minted by a Load, without its text: safe to log.
+type NewToken struct {
+	Name, Environment, ID string
+	Rotated               bool
+}
+
 // minted is a token to print once.
 type minted struct {
-	name, environment, id, text string
-	rotated                     bool
+	NewToken
+	text string
 }
 
 // state is the state directory during one Load.
@@ -161,9 +166,10 @@ type tokenSync struct {
 // sync does what the ApiToken controller does for every ApiToken of the
 // served Environment, env in namespace ns: mint the first token, rotate when
 // the rotate annotation changes, follow spec.expiresAt and forget rotated
-// tokens whose grace period ended. Records of ApiTokens no longer in the
-// directory are deleted, which revokes their tokens, unless some document
-// could not be read: it may be that ApiToken, mid-edit.
+// tokens whose grace period ended (token.Reconcile, as the controller).
+// Records of ApiTokens no longer in the directory are deleted, which revokes
+// their tokens, unless some file could not be used in full and had no
+// earlier good version: it may hold that ApiToken, mid-edit.
 func (st *state) sync(m *manifests, ns, env string, now time.Time) (*tokenSync, error) {
 	out := &tokenSync{records: map[string]*token.Record{}}
 	warn := func(format string, args ...any) { out.warnings = append(out.warnings, fmt.Sprintf(format, args...)) }
@@ -180,7 +186,7 @@ func (st *state) sync(m *manifests, ns, env string, now time.Time) (*tokenSync, 
 	}
 	slices.Sort(gone)
 	if len(gone) > 0 && m.unreadable > 0 {
-		warn("keeping the tokens of ApiTokens %v, which are not in the directory, until every document can be read", gone)
+		warn("keeping the tokens of ApiTokens %v, which are not in the directory, until every file can be read", gone)
 	} else {
 		for _, key := range gone {
 			delete(st.doc.Tokens, key)
@@ -201,36 +207,21 @@ func (st *state) sync(m *manifests, ns, env string, now time.Time) (*tokenSync, 
 			warn("%s: the record of ApiToken %q in %s is not valid; minting a new token", t.at, tok.Name, TokensFile)
 			s = nil
 		}
-		subject := token.Subject{Namespace: tok.Namespace, Environment: env, Name: tok.Name, ExpiresAt: tok.Expiry()}
-		rotation := tok.Annotations[v1alpha1.RotateAnnotation]
-		switch {
-		case s == nil:
-			mt, err := token.Mint(st.key, subject, now)
-			if err != nil {
-				return nil, fmt.Errorf("mint a token for ApiToken %q: %w", tok.Name, err)
-			}
-			s = &tokenState{Environment: env, Record: &token.Record{Current: token.NewEntry(mt, subject.ExpiresAt), Rotation: rotation}}
-			out.minted = append(out.minted, minted{name: tok.Name, environment: env, id: mt.ID, text: mt.Text})
-		case tok.RotationRequested(s.Record.Rotation):
-			mt, err := token.Mint(st.key, subject, now)
-			if err != nil {
-				return nil, fmt.Errorf("mint a token for ApiToken %q: %w", tok.Name, err)
-			}
-			grace, err := tok.Spec.RotationGracePeriod.Parse(0)
-			if err != nil || grace < 0 {
-				warn("%s: ApiToken %q: spec.rotationGracePeriod %q is not a duration; the previous token stops working now",
-					t.at, tok.Name, string(tok.Spec.RotationGracePeriod))
-				grace = 0
-			}
-			s.Record.Rotate(token.NewEntry(mt, subject.ExpiresAt), rotation, now, grace)
-			out.minted = append(out.minted, minted{name: tok.Name, environment: env, id: mt.ID, text: mt.Text, rotated: true})
+		var record *token.Record
+		if s != nil {
+			record = s.Record
 		}
-		s.Record.Current.ExpiresAt = subject.ExpiresAt
-		s.Record.Prune(now)
-		st.doc.Tokens[key] = s
-		out.records[tok.Name] = s.Record
-		if subject.ExpiresAt != nil && !subject.ExpiresAt.After(now) {
-			warn("%s: ApiToken %q expired at %s; the gateway refuses it (Expired)", t.at, tok.Name, subject.ExpiresAt.Format(time.RFC3339))
+		d, err := token.Reconcile(record, tok, now, func() (token.Minted, error) { return token.Mint(st.key, token.SubjectOf(tok), now) })
+		if err != nil {
+			return nil, fmt.Errorf("ApiToken %q: %w", tok.Name, err)
+		}
+		if d.Minted != nil {
+			out.minted = append(out.minted, minted{NewToken{Name: tok.Name, Environment: env, ID: d.Minted.ID, Rotated: d.Replaced != ""}, d.Minted.Text})
+		}
+		st.doc.Tokens[key] = &tokenState{Environment: env, Record: d.Record}
+		out.records[tok.Name] = d.Record
+		if exp := tok.Expiry(); exp != nil && !exp.After(now) {
+			warn("%s: ApiToken %q expired at %s; the gateway refuses it (Expired)", t.at, tok.Name, exp.Format(time.RFC3339))
 		}
 	}
 	return out, nil

@@ -7,36 +7,40 @@ import (
 	"time"
 )
 
-// debounce is how long Watch waits after the last change it saw before
+// debounce is how long a Watcher waits after the last change it saw before
 // calling onChange, so that an editor's save or a git checkout touching
 // many files causes one reload.
 const debounce = 200 * time.Millisecond
 
-// fileStamp is what Watch compares to notice a change.
+// fileStamp is what a Watcher compares to notice a change.
 type fileStamp struct {
 	size    int64
 	modTime int64 // Unix nanoseconds
 }
 
-// Watch calls onChange whenever a manifest file under dir (one Load reads)
-// is added, removed or changed, once changes have settled for about 200ms.
-// It polls the size and modification time of every file each interval,
-// which works on every file system, mounted ConfigMaps included. onChange
-// runs on Watch's goroutine, never twice at once. Watch returns when ctx is
-// done.
-func Watch(ctx context.Context, dir string, interval time.Duration, onChange func()) {
-	watch(ctx, dir, interval, onChange, nil)
+// Watcher notices when a manifest file under a directory (one Load reads)
+// is added, removed or changed. It polls the size and modification time of
+// every file, which works on every file system, mounted ConfigMaps
+// included.
+type Watcher struct {
+	dir  string
+	last map[string]fileStamp
 }
 
-// watch is Watch; started, when set, is called once the files as they
-// were at the start are known, which tests wait for.
-func watch(ctx context.Context, dir string, interval time.Duration, onChange, started func()) {
+// NewWatcher takes note of the files as they are now. Make it before the
+// first Load: a change made after NewWatcher returns is seen by Run, even
+// one made before Run starts or while that Load reads.
+func NewWatcher(dir string) *Watcher {
+	return &Watcher{dir: dir, last: scan(dir)}
+}
+
+// Run calls onChange whenever the files changed, once changes have settled
+// for about 200ms, polling every interval (a second when not positive).
+// onChange runs on Run's goroutine, never twice at once. Run returns when
+// ctx is done.
+func (w *Watcher) Run(ctx context.Context, interval time.Duration, onChange func()) {
 	if interval <= 0 {
 		interval = time.Second
-	}
-	last := scan(dir)
-	if started != nil {
-		started()
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
@@ -49,8 +53,8 @@ func watch(ctx context.Context, dir string, interval time.Duration, onChange, st
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			if cur := scan(dir); !maps.Equal(cur, last) {
-				last = cur
+			if cur := scan(w.dir); !maps.Equal(cur, w.last) {
+				w.last = cur
 				timer.Reset(debounce)
 				settled = timer.C
 			}

@@ -13,12 +13,14 @@ func TestWatch(t *testing.T) {
 	writeFile(t, dir, "env.yaml", envFile)
 	ctx, cancel := context.WithCancel(context.Background())
 	changes := make(chan struct{}, 16)
-	started, done := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{})
+	w := NewWatcher(dir)
+	// Made before Run starts, as during the first Load: still seen.
+	writeFile(t, dir, "env.yaml", envFile+"# edited\n")
 	go func() {
 		defer close(done)
-		watch(ctx, dir, 20*time.Millisecond, func() { changes <- struct{}{} }, func() { close(started) })
+		w.Run(ctx, 20*time.Millisecond, func() { changes <- struct{}{} })
 	}()
-	<-started
 	defer func() {
 		cancel()
 		select {
@@ -36,6 +38,7 @@ func TestWatch(t *testing.T) {
 			t.Fatalf("Watch did not notice %s", what)
 		}
 	}
+	wait("a change made before Run started")
 	writeFile(t, dir, "apis/hello.yaml", helloAPI)
 	wait("a new file")
 	writeFile(t, dir, "apis/hello.yaml", helloAPI+"# a longer file\n")

@@ -97,7 +97,7 @@ func (t *Translator) Translate(in Input) (*Output, error) {
 		return nil, err
 	}
 	apps := slices.Clone(in.AppAPIs)
-	slices.SortFunc(apps, olderFirst)
+	slices.SortStableFunc(apps, olderFirst)
 
 	t.mu.Lock()
 	seen := map[[sha256.Size]byte]bool{}
@@ -222,7 +222,8 @@ func resolveAcrossAppAPIs(cands []*candidate) {
 	}
 }
 
-// claimPaths gives each method and path to the oldest AppAPI that serves it.
+// claimPaths gives each method and path to the first AppAPI, in olderFirst
+// order, that serves it, and tells the others why.
 func claimPaths(cands []*candidate) {
 	owner := map[string]*candidate{}
 	for _, c := range cands { // oldest first
@@ -236,8 +237,8 @@ func claimPaths(cands []*candidate) {
 		}
 		if c.result.Accepted {
 			c.result.Accepted, c.result.Reason = false, v1alpha1.ReasonPathConflict
-			c.result.Message = fmt.Sprintf("%s %s is already served by AppAPI %q, which is older; change the method or path, or delete %q",
-				c.route.Method, c.route.Path, o.app.Name, o.app.Name)
+			c.result.Message = fmt.Sprintf("%s %s is already served by AppAPI %q, which %s; change the method or path, or delete %q",
+				c.route.Method, c.route.Path, o.app.Name, precedence(o.app, c.app), o.app.Name)
 		}
 		c.route = nil
 	}
@@ -390,8 +391,37 @@ func sortedTokens(tokens []snapshot.Token) []snapshot.Token {
 	return out
 }
 
-// olderFirst orders AppAPIs by creation time, then name, so that the older
-// of two AppAPIs with the same path keeps it whatever order they are listed in.
+// olderFirst orders AppAPIs for claimPaths, so that the older of two
+// AppAPIs with the same path keeps it whatever order they are listed in:
+// by creation time, then name (creation times have whole seconds). Objects
+// an API server stored all have one. The gateway's local mode lists its
+// manifests in file order, and those without metadata.creationTimestamp
+// have none: they come after those with one, in the order listed (the sort
+// is stable), as objects not created yet, which kubectl apply -R -f would
+// create in that order.
 func olderFirst(a, b v1alpha1.AppAPI) int {
+	switch az, bz := a.CreationTimestamp.IsZero(), b.CreationTimestamp.IsZero(); {
+	case az && bz:
+		return 0
+	case az:
+		return 1
+	case bz:
+		return -1
+	}
 	return cmp.Or(a.CreationTimestamp.Time.Compare(b.CreationTimestamp.Time), strings.Compare(a.Name, b.Name))
+}
+
+// precedence says, truthfully in either mode, why holder keeps a method and
+// path that app also serves: olderFirst put holder first.
+func precedence(holder, app *v1alpha1.AppAPI) string {
+	switch {
+	case holder.CreationTimestamp.IsZero():
+		return "comes first in the manifests (by file, then document), and neither has a creationTimestamp"
+	case app.CreationTimestamp.IsZero():
+		return "has a creationTimestamp, so was created before this one, which has none"
+	case holder.CreationTimestamp.Equal(&app.CreationTimestamp):
+		return "was created in the same second and comes first by name"
+	default:
+		return "is older"
+	}
 }

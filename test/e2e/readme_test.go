@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,7 +16,9 @@ import (
 )
 
 // TestREADMELocalMode runs the README's local-mode commands as written
-// (all but `make build`, which the suite has done) and checks each answer.
+// (all but `make build`, which the suite has done) and checks each answer,
+// and that the token went to its file, readable by its owner only, and not
+// to the terminal.
 func TestREADMELocalMode(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
@@ -61,7 +64,7 @@ func TestREADMELocalMode(t *testing.T) {
 		t.Fatalf("the README's commands failed: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"HTTP/1.1 200 OK", `"name":"Biscuit"`, // /pets/1 with the printed token
+		"HTTP/1.1 200 OK", `"name":"Biscuit"`, // /pets/1 with the token from the file
 		"HTTP/1.1 302 Found", "Location: https://example.org/docs", // /go/docs
 		`"tokenType":"Bearer"`, // /login
 		`"openapi": "3.1.0"`,   // the OpenAPI document
@@ -69,5 +72,25 @@ func TestREADMELocalMode(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the README's commands did not produce %q:\n%s", want, out)
 		}
+	}
+
+	tokenFile := filepath.Join(dir, ".appapi", "tokens.txt")
+	info, err := os.Stat(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v; want 0600", tokenFile, info.Mode().Perm())
+	}
+	data, _ := os.ReadFile(tokenFile)
+	m := regexp.MustCompile(`(?m)^appapi: token "demo-client" .*: (\S+)$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatalf("no demo-client token in %s", tokenFile)
+	}
+	if bytes.Contains(out, m[1]) {
+		t.Error("the token was printed to the terminal; it belongs in the token file only")
+	}
+	if !bytes.Contains(out, []byte(`"msg":"minted a token","apitoken":"demo-client"`)) {
+		t.Errorf("the terminal does not say a token was minted:\n%s", out)
 	}
 }
