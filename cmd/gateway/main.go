@@ -76,7 +76,13 @@ func run(o options, log *slog.Logger) error {
 	// between requests.
 	apps := &http.Server{Addr: o.listen, Handler: server.LimitInFlight(gw, o.maxInFlight, m.Shed),
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	admin := &http.Server{Addr: o.adminListen, Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	// In local mode /openapi.json names the --listen address; in cluster
+	// mode the Environment's Service.
+	var adminOpts []server.AdminOption
+	if o.manifests != "" {
+		adminOpts = append(adminOpts, server.WithAPIListen(o.listen))
+	}
+	admin := &http.Server{Addr: o.adminListen, Handler: gw.AdminHandler(adminOpts...), ReadHeaderTimeout: 10 * time.Second}
 	// Both ports are bound before anything is loaded: a gateway that cannot
 	// serve says so and exits before local mode mints and prints tokens,
 	// and before a caller meets whatever else holds the port.

@@ -25,6 +25,7 @@ import (
 	"github.com/appapi-dev/appapi/config/crd"
 	"github.com/appapi-dev/appapi/controllers"
 	"github.com/appapi-dev/appapi/internal/crdschema"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // TestCRDSchemaAnswersAsTheAPIServer creates each manifest on a real
@@ -179,10 +180,14 @@ func embeddedSchemas(t *testing.T) *crdschema.Schemas {
 func startControlPlane(t *testing.T) *rest.Config {
 	t.Helper()
 	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	assets, err := testutil.EnvtestAssets(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
 	testEnv := &envtest.Environment{
 		CRDDirectoryPaths:       []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing:   true,
-		BinaryAssetsDirectory:   assets(),
+		BinaryAssetsDirectory:   assets,
 		ControlPlaneStopTimeout: 5 * time.Second,
 	}
 	cfg, err := testEnv.Start()
