@@ -478,6 +478,11 @@ func TestEvalBool(t *testing.T) {
 
 func BenchmarkEvalTransform(b *testing.B) {
 	p := mustCompile(b, `{'name': request.body.name, 'id': request.params.id}`)
+	benchmarkEval(b, p)
+}
+
+// benchmarkEval measures p's evaluation against the test activation.
+func benchmarkEval(b *testing.B, p *Program) {
 	in := testActivation()
 	ctx := context.Background()
 	b.ReportAllocs()

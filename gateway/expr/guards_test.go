@@ -277,12 +277,5 @@ func BenchmarkEvalGuardedFunctions(b *testing.B) {
 		'tags': request.query.tags.join(','),
 		'known': sets.contains(['a', 'b', 'c'], request.query.tags)
 	}`)
-	in := testActivation()
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := p.Eval(ctx, in); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchmarkEval(b, p)
 }

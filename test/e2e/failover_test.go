@@ -67,23 +67,6 @@ metadata: {name: internal}
 spec: {environment: prod}
 `
 
-func greetingAppAPI(greeting string) string {
-	return fmt.Sprintf(`
-apiVersion: appapi.dev/v1alpha1
-kind: AppAPI
-metadata: {name: hello}
-spec:
-  environment: prod
-  method: GET
-  path: /hello/{name}
-  authentication: {allowedTokens: [partner]}
-  steps:
-  - name: greet
-    transform: {value: "{'greeting': '%s ' + request.params.name}"}
-  response: {body: steps.greet}
-`, greeting)
-}
-
 func apiTokens(names ...string) string {
 	var b strings.Builder
 	for _, name := range names {
@@ -154,7 +137,7 @@ func TestManagerFailover(t *testing.T) {
 		return fmt.Errorf("none among %d Events", len(events.Items))
 	})
 
-	c.apply(failoverManifest + "---" + greetingAppAPI("hello"))
+	c.apply(failoverManifest + "---" + helloAppAPI("partner", "'hello'"))
 	url := c.gatewayURL() + "/hello/ada"
 	partner := c.tokenText("partner")
 	c.waitServed(url, partner, "hello ada")
@@ -166,7 +149,7 @@ func TestManagerFailover(t *testing.T) {
 		t.Log("SIGKILL: the other replica takes over once the lease expires")
 		// Applied just before the kill, so that the leader may die halfway
 		// through minting them.
-		c.apply(apiTokens("before-kill-1", "before-kill-2", "before-kill-3") + "---" + greetingAppAPI("hi"))
+		c.apply(apiTokens("before-kill-1", "before-kill-2", "before-kill-3") + "---" + helloAppAPI("partner", "'hi'"))
 		first.Kill()
 		// The dead leader's last renewal, now that it can renew no more.
 		before := c.lease()
@@ -190,7 +173,7 @@ func TestManagerFailover(t *testing.T) {
 			t.Errorf("lease transitions went from %d to %d, want one more", *before.Spec.LeaseTransitions, *after.Spec.LeaseTransitions)
 		}
 
-		c.apply(apiTokens("after-kill") + "---" + greetingAppAPI("bonjour"))
+		c.apply(apiTokens("after-kill") + "---" + helloAppAPI("partner", "'bonjour'"))
 		c.tokenText("after-kill")
 		for _, name := range []string{"before-kill-1", "before-kill-2", "before-kill-3"} {
 			c.tokenText(name)
@@ -217,7 +200,7 @@ func TestManagerFailover(t *testing.T) {
 			t.Errorf("the lease was taken over %s after the last renewal, not before it would have expired (%s): it was not released", handover, leaseDuration)
 		}
 
-		c.apply(apiTokens("after-term") + "---" + greetingAppAPI("hola"))
+		c.apply(apiTokens("after-term") + "---" + helloAppAPI("partner", "'hola'"))
 		c.tokenText("after-term")
 		c.waitServed(url, partner, "hola ada")
 	}

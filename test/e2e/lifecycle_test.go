@@ -44,7 +44,9 @@ metadata: {name: prod-internal}
 spec: {environment: prod}
 `
 
-func helloAppAPI(greeting string) string {
+// helloAppAPI answers {"greeting": <greeting> + ' ' + name} to the one token
+// allowed; greeting is a CEL expression.
+func helloAppAPI(allowed, greeting string) string {
 	return fmt.Sprintf(`
 apiVersion: appapi.dev/v1alpha1
 kind: AppAPI
@@ -53,19 +55,19 @@ spec:
   environment: prod
   method: GET
   path: /hello/{name}
-  authentication: {allowedTokens: [prod-partner]}
+  authentication: {allowedTokens: [%s]}
   steps:
   - name: greet
     transform: {value: "{'greeting': %s + ' ' + request.params.name}"}
   response: {body: steps.greet}
-`, greeting)
+`, allowed, greeting)
 }
 
 // TestTokensAndEdits follows tokens and an AppAPI through kubectl.
 func TestTokensAndEdits(t *testing.T) {
 	ns := newNamespace(t, "lifecycle")
 	apply(t, ns, environments)
-	apply(t, ns, helloAppAPI("'hello'"))
+	apply(t, ns, helloAppAPI("prod-partner", "'hello'"))
 	prod := gatewayURL(t, ns, "prod")
 	url := prod + "/hello/ada"
 	partner := token(t, ns, "prod-partner")
@@ -99,7 +101,7 @@ func TestTokensAndEdits(t *testing.T) {
 		}
 
 		apply(t, ns, "apiVersion: appapi.dev/v1alpha1\nkind: ApiToken\nmetadata: {name: late}\nspec: {environment: prod}\n")
-		apply(t, ns, strings.Replace(helloAppAPI("'hello'"), "[prod-partner]", "[prod-partner, late]", 1))
+		apply(t, ns, strings.Replace(helloAppAPI("prod-partner", "'hello'"), "[prod-partner]", "[prod-partner, late]", 1))
 		late := token(t, ns, "late")
 		took := waitFor(t, "the new token is accepted", expect("GET", url, late, 200, "hello ada"))
 		t.Logf("new token accepted %s after its ApiToken was Ready", took)
@@ -109,12 +111,12 @@ func TestTokensAndEdits(t *testing.T) {
 	})
 	t.Run("kubectl apply of an edit changes the answer", func(t *testing.T) {
 		start := time.Now()
-		apply(t, ns, helloAppAPI("'bonjour'"))
+		apply(t, ns, helloAppAPI("prod-partner", "'bonjour'"))
 		waitFor(t, "the edit is served", expect("GET", url, partner, 200, "bonjour ada"))
 		t.Logf("edit served %s after kubectl apply started", time.Since(start))
 	})
 	t.Run("a broken expression is refused and the last good version keeps answering", func(t *testing.T) {
-		apply(t, ns, helloAppAPI("'broken' +"))
+		apply(t, ns, helloAppAPI("prod-partner", "'broken' +"))
 		waitFor(t, "Accepted is False", func() error {
 			out := kubectl(t, "get", "-n", ns, "appapi", "hello")
 			if !strings.Contains(out, "False") {

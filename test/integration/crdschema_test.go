@@ -3,29 +3,21 @@ package integration
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
-	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
 	"github.com/appapi-dev/appapi/config/crd"
 	"github.com/appapi-dev/appapi/controllers"
 	"github.com/appapi-dev/appapi/internal/crdschema"
-	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // TestCRDSchemaAnswersAsTheAPIServer creates each manifest on a real
@@ -33,7 +25,7 @@ import (
 // through internal/crdschema, which local mode uses: both must refuse it
 // with the same message, or store the same object (defaults included).
 func TestCRDSchemaAnswersAsTheAPIServer(t *testing.T) {
-	cfg := startControlPlane(t)
+	cfg, _ := startControlPlane(t)
 	k8s, err := client.New(cfg, client.Options{Scheme: controllers.NewScheme()})
 	if err != nil {
 		t.Fatal(err)
@@ -173,27 +165,4 @@ func embeddedSchemas(t *testing.T) *crdschema.Schemas {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// startControlPlane starts kube-apiserver and etcd with the CRDs installed,
-// for the length of the test.
-func startControlPlane(t *testing.T) *rest.Config {
-	t.Helper()
-	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-	assets, err := testutil.EnvtestAssets(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testEnv := &envtest.Environment{
-		CRDDirectoryPaths:       []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing:   true,
-		BinaryAssetsDirectory:   assets,
-		ControlPlaneStopTimeout: 5 * time.Second,
-	}
-	cfg, err := testEnv.Start()
-	if err != nil {
-		t.Fatalf("start envtest (run `make envtest` first): %v", err)
-	}
-	t.Cleanup(func() { _ = testEnv.Stop() })
-	return cfg
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,9 +21,6 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
@@ -44,24 +40,7 @@ const deadline = 10 * time.Second
 // token stops working, and with the API server gone the gateway keeps
 // serving its last snapshot.
 func TestGatewayInClusterMode(t *testing.T) {
-	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-	assets, err := testutil.EnvtestAssets(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testEnv := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-		// Kill the API server when stopping it rather than wait for its
-		// graceful shutdown: a crash is the harder case for the gateway.
-		ControlPlaneStopTimeout: time.Second,
-	}
-	cfg, err := testEnv.Start()
-	if err != nil {
-		t.Fatalf("start envtest (run `make envtest` first): %v", err)
-	}
-	defer func() { _ = testEnv.Stop() }()
+	cfg, testEnv := startControlPlane(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	startManager(ctx, t, cfg)

@@ -93,7 +93,7 @@ spec:
 // settings, variables, secret values, and token names and expiries, which
 // must be equal but for token hashes and IDs, generation numbers and UIDs.
 func TestLocalModePublishesWhatTheControllersPublish(t *testing.T) {
-	cfg := startControlPlane(t)
+	cfg, _ := startControlPlane(t)
 	ctx := t.Context()
 	startControllers(ctx, t, cfg)
 	k8s, err := client.New(cfg, client.Options{Scheme: controllers.NewScheme()})
