@@ -95,6 +95,14 @@ func desiredDeployment(env *v1alpha1.Environment, defaultImage string) *appsv1ac
 	if env.Spec.Gateway.Replicas != nil {
 		replicas = *env.Spec.Gateway.Replicas
 	}
+	resources := gatewayResources(env.Spec.Gateway.Resources)
+	args := []string{"--namespace=" + env.Namespace, "--environment=" + env.Name,
+		"--listen=:" + strconv.Itoa(GatewayHTTPPort), "--admin-listen=:" + strconv.Itoa(GatewayAdminPort),
+		// In-flight requests may take the whole requestTimeout to finish.
+		"--drain-timeout=" + drainTimeout(env).String()}
+	if limit := resources.Limits.Memory(); !limit.IsZero() {
+		args = append(args, "--memory-limit="+strconv.FormatInt(gatewayMemoryBudget(limit.Value()), 10))
+	}
 	probe := func(path string) *corev1ac.ProbeApplyConfiguration {
 		return corev1ac.Probe().WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromString("admin"))).
 			WithPeriodSeconds(10).WithTimeoutSeconds(2)
@@ -102,16 +110,13 @@ func desiredDeployment(env *v1alpha1.Environment, defaultImage string) *appsv1ac
 	container := corev1ac.Container().
 		WithName("gateway").
 		WithImage(image).
-		WithArgs("--namespace="+env.Namespace, "--environment="+env.Name,
-			"--listen=:"+strconv.Itoa(GatewayHTTPPort), "--admin-listen=:"+strconv.Itoa(GatewayAdminPort),
-			// In-flight requests may take the whole requestTimeout to finish.
-			"--drain-timeout="+drainTimeout(env).String()).
+		WithArgs(args...).
 		WithPorts(
 			corev1ac.ContainerPort().WithName("http").WithContainerPort(GatewayHTTPPort).WithProtocol(corev1.ProtocolTCP),
 			corev1ac.ContainerPort().WithName("admin").WithContainerPort(GatewayAdminPort).WithProtocol(corev1.ProtocolTCP)).
 		WithReadinessProbe(probe("/readyz")).
 		WithLivenessProbe(probe("/healthz").WithFailureThreshold(3)).
-		WithResources(gatewayResources(env.Spec.Gateway.Resources)).
+		WithResources(resourcesApplyConfiguration(resources)).
 		WithSecurityContext(corev1ac.SecurityContext().
 			WithRunAsNonRoot(true).WithRunAsUser(gatewayUID).
 			WithReadOnlyRootFilesystem(true).
@@ -136,16 +141,33 @@ func desiredDeployment(env *v1alpha1.Environment, defaultImage string) *appsv1ac
 					WithContainers(container))))
 }
 
-// gatewayResources are the user's, or small defaults that let the scheduler
-// place the gateway sensibly when the user says nothing.
-func gatewayResources(r *corev1.ResourceRequirements) *corev1ac.ResourceRequirementsApplyConfiguration {
-	out := corev1ac.ResourceRequirements()
+// gatewayResources are the user's, or small requests that let the
+// scheduler place the gateway sensibly and a memory limit that keeps a
+// gateway under attack from taking its node's memory: the gateway derives
+// its --memory-limit from it, and refuses request bodies beyond that
+// rather than being killed.
+func gatewayResources(r *corev1.ResourceRequirements) corev1.ResourceRequirements {
 	if r == nil {
-		return out.WithRequests(corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse("50m"),
-			corev1.ResourceMemory: resource.MustParse("64Mi"),
-		})
+		return corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("50m"),
+				corev1.ResourceMemory: resource.MustParse("64Mi"),
+			},
+			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+		}
 	}
+	return *r
+}
+
+// gatewayMemoryBudget is the gateway's --memory-limit for a container
+// memory limit: 80% of it, leaving the rest for what the budget does not
+// count (goroutine stacks, requests without bodies, the runtime itself).
+func gatewayMemoryBudget(containerLimit int64) int64 {
+	return containerLimit * 4 / 5
+}
+
+func resourcesApplyConfiguration(r corev1.ResourceRequirements) *corev1ac.ResourceRequirementsApplyConfiguration {
+	out := corev1ac.ResourceRequirements()
 	if r.Requests != nil {
 		out.WithRequests(r.Requests)
 	}

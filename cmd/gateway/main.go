@@ -13,9 +13,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -32,11 +34,11 @@ type options struct {
 	manifests, stateDir, tokenFile     string
 	listen, adminListen                string
 	drainTimeout                       time.Duration
-	maxInFlight                        int
+	limits                             server.Limits
 }
 
 func main() {
-	var o options
+	o := options{limits: server.DefaultLimits()}
 	flag.StringVar(&o.namespace, "namespace", "", "Cluster mode: namespace of the Environment.")
 	flag.StringVar(&o.environment, "environment", "", "The Environment to serve (in local mode: which one of the manifests, when there are several).")
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "Cluster mode: kubeconfig file; defaults to $KUBECONFIG, then the in-cluster configuration.")
@@ -46,7 +48,22 @@ func main() {
 	flag.StringVar(&o.listen, "listen", ":8080", "Address of the App APIs.")
 	flag.StringVar(&o.adminListen, "admin-listen", ":9901", "Address of /healthz, /readyz, /metrics and /openapi.json.")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", 35*time.Second, "How long in-flight requests may finish after SIGTERM.")
-	flag.IntVar(&o.maxInFlight, "max-in-flight", 1024, "Requests served at once; more get 503 with Retry-After.")
+	flag.IntVar(&o.limits.MaxInFlight, "max-in-flight", o.limits.MaxInFlight, "Pipelines run at once; more requests get 503 with Retry-After. A request takes a slot once its body is read.")
+	flag.IntVar(&o.limits.MaxBodyReaders, "max-body-readers", o.limits.MaxBodyReaders, "Request bodies read at once; more get 503 with Retry-After.")
+	flag.DurationVar(&o.limits.BodyIdleTimeout, "body-idle-timeout", o.limits.BodyIdleTimeout, "Longest pause while a request body arrives; longer gets 408.")
+	flag.DurationVar(&o.limits.WriteGrace, "write-grace", o.limits.WriteGrace, "How long past the request timeout an answer may take to be written before the connection is closed.")
+	flag.Func("memory-limit", "Memory budget in bytes (512Mi, 1G): the Go runtime's soft limit, and what requests with bodies may cost at once before more get 503. 0 (the default) sets none.",
+		func(v string) error {
+			q, err := resource.ParseQuantity(v)
+			if err != nil {
+				return err
+			}
+			if q.Sign() < 0 {
+				return errors.New("must not be negative")
+			}
+			o.limits.MemoryLimit = q.Value()
+			return nil
+		})
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
@@ -68,13 +85,19 @@ func run(o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	gw.SetLimits(o.limits)
+	if o.limits.MemoryLimit > 0 {
+		// The collector works harder as the heap nears the budget, rather
+		// than letting garbage take the process past it.
+		debug.SetMemoryLimit(o.limits.MemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	// Per-request read deadlines follow the Environment's requestTimeout
-	// (see server.Gateway); these bound what comes before a request and
-	// between requests.
-	apps := &http.Server{Addr: o.listen, Handler: server.LimitInFlight(gw, o.maxInFlight, m.Shed),
+	// Per-request read and write deadlines follow the Environment's
+	// requestTimeout (see server.Limits); these bound what comes before a
+	// request and between requests.
+	apps := &http.Server{Addr: o.listen, Handler: gw,
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	// In local mode /openapi.json names the --listen address; in cluster
 	// mode the Environment's Service.

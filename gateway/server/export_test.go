@@ -5,3 +5,6 @@ import "net/http"
 // SetUpstreamClient replaces the client of http steps before a snapshot
 // is loaded, for tests that need an upstream side that misbehaves.
 func (g *Gateway) SetUpstreamClient(c *http.Client) { g.client = c }
+
+// BodyCost is the cost model, for tests that compare it with measurements.
+var BodyCost = bodyCost

@@ -26,6 +26,11 @@ type Gateway struct {
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	now     func() time.Time
+
+	limits   Limits
+	inFlight slots // pipelines running
+	readers  slots // request bodies being read
+	budget   budget
 }
 
 // New returns a Gateway with no snapshot: it answers 503 until Load succeeds.
@@ -34,7 +39,17 @@ func New(log *slog.Logger, m *metrics.Metrics) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{expr: env, client: pipeline.NewUpstreamClient(), metrics: m, log: log, now: time.Now}, nil
+	g := &Gateway{expr: env, client: pipeline.NewUpstreamClient(), metrics: m, log: log, now: time.Now}
+	g.SetLimits(DefaultLimits())
+	return g, nil
+}
+
+// SetLimits replaces the gateway's limits; call it before serving.
+func (g *Gateway) SetLimits(l Limits) {
+	g.limits = l
+	g.inFlight = make(slots, l.MaxInFlight)
+	g.readers = make(slots, l.MaxBodyReaders)
+	g.budget.limit = l.MemoryLimit
 }
 
 // Load validates and compiles a snapshot and serves it from the next

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -73,37 +74,97 @@ func (g *Gateway) serve(x *exchange, start time.Time) {
 		return
 	}
 	settings := cfg.Snapshot.Settings
-	// The request timeout covers reading the body too, so a caller that
-	// sends it slowly cannot hold a connection and its buffer for longer.
+	timeout := time.Duration(settings.RequestTimeout)
+	// An answer must be written within the request timeout and a grace:
+	// a caller that does not read cannot hold its connection longer.
 	rc := http.NewResponseController(x.w)
-	_ = rc.SetReadDeadline(start.Add(time.Duration(settings.RequestTimeout)))
-	body, rerr := readBody(r, settings.MaxRequestBytes)
-	if rerr != nil {
-		// The deadline stays: net/http must not wait for the rest of a
-		// body that is not coming before it answers.
-		g.fail(x, rerr.status, rerr.title, rerr.detail, nil)
+	_ = rc.SetWriteDeadline(start.Add(timeout + g.limits.WriteGrace))
+	var body []byte
+	if r.ContentLength != 0 {
+		charge := &charge{b: &g.budget}
+		defer charge.release() // once the answer is written: it may echo the body
+		var ok bool
+		if body, ok = g.receive(x, rc, charge, start.Add(timeout), settings.MaxRequestBytes); !ok {
+			return
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(timeout + g.limits.WriteGrace))
+	}
+	params := make(map[string]string, len(match.Params))
+	for _, p := range match.Params {
+		params[p.Name] = p.Value
+	}
+	// The pipeline's slot is taken only now, with the body read and paid
+	// for, and given back before the answer is written: slow senders and
+	// slow readers hold connections, never pipelines.
+	if !g.inFlight.tryAcquire() {
+		g.overloaded(x, "the gateway is serving as many requests as it may; retry shortly")
 		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	ans, err := g.run(ctx, cfg, endpoint, &pipeline.Incoming{
+		Method: r.Method, Path: r.URL.Path, Params: params, Query: query, Header: r.Header, Body: body,
+	}, token)
+	switch {
+	case errors.Is(err, errTooDeep) || errors.Is(err, errNotJSON):
+		g.fail(x, http.StatusInternalServerError, pipeline.TitleInvalidValue, err.Error(), nil)
+	case err != nil:
+		g.runFailed(x, ctx, err)
+	default:
+		ans.write(x.w)
+	}
+}
+
+// receive reads a request's body, under the bound of body readers and the
+// memory budget, within the request's deadline and the idle timeout. It
+// answers the request itself when the body cannot be taken.
+func (g *Gateway) receive(x *exchange, rc *http.ResponseController, c *charge, deadline time.Time, maxBytes int64) ([]byte, bool) {
+	if !g.readers.tryAcquire() {
+		g.overloaded(x, "the gateway is reading as many request bodies as it may; retry shortly")
+		return nil, false
+	}
+	body, rerr := readBody(x.r, bodyReading{maxBytes: maxBytes, deadline: deadline, idle: g.limits.BodyIdleTimeout, rc: rc, charge: c})
+	g.readers.release()
+	if rerr == nil {
+		cost := bodyCost(x.r.Header.Get("Content-Type"), body)
+		switch {
+		case g.budget.limit != 0 && cost > g.budget.limit:
+			rerr = &refusal{status: http.StatusRequestEntityTooLarge, title: "Payload too large", detail: fmt.Sprintf(
+				"serving this request body would take about %d MiB, more than the gateway's memory limit of %d MiB; send a smaller or simpler one",
+				cost>>20, g.budget.limit>>20)}
+		case !c.growTo(cost):
+			rerr = &refusal{status: http.StatusServiceUnavailable, title: "Overloaded",
+				detail: "the gateway's memory limit has no room for another request body; retry shortly"}
+		}
+	}
+	switch {
+	case rerr == nil:
+	case rerr.status == http.StatusServiceUnavailable:
+		g.overloaded(x, rerr.detail)
+		return nil, false
+	default:
+		// The read deadline stays: net/http must not wait for the rest
+		// of a body that is not coming before it answers.
+		g.fail(x, rerr.status, rerr.title, rerr.detail, nil)
+		return nil, false
 	}
 	// Lift it once the body is read: net/http keeps reading in the
 	// background to notice a client going away, and a deadline hit there
 	// would cancel the request as if the client had left.
 	_ = rc.SetReadDeadline(time.Time{})
-	params := make(map[string]string, len(match.Params))
-	for _, p := range match.Params {
-		params[p.Name] = p.Value
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(settings.RequestTimeout))
-	defer cancel()
-	result, err := endpoint.Serve(ctx, cfg.Runtime, &pipeline.Incoming{
-		Method: r.Method, Path: r.URL.Path, Params: params, Query: query, Header: r.Header, Body: body,
-	}, token)
+	return body, true
+}
+
+// run runs a pipeline in one of the in-flight slots, which the caller has
+// taken, and encodes its answer; the slot is given back when it returns,
+// even if the pipeline panics.
+func (g *Gateway) run(ctx context.Context, cfg *config, endpoint *pipeline.Endpoint, in *pipeline.Incoming, token map[string]any) (*answer, error) {
+	defer g.inFlight.release()
+	result, err := endpoint.Serve(ctx, cfg.Runtime, in, token)
 	if err != nil {
-		g.runFailed(x, ctx, err)
-		return
+		return nil, err
 	}
-	if err := writeResult(x.w, result); err != nil {
-		g.fail(x, http.StatusInternalServerError, pipeline.TitleInvalidValue, err.Error(), nil)
-	}
+	return encodeResult(result)
 }
 
 // methodLabel is the method as a metric label. net/http accepts any token

@@ -51,11 +51,18 @@ type fixture struct {
 // newFixture starts a gateway and loads snap into it unless snap is nil.
 func newFixture(t *testing.T, snap *snapshot.Snapshot) *fixture {
 	t.Helper()
+	return newLimitedFixture(t, snap, server.DefaultLimits())
+}
+
+// newLimitedFixture is newFixture with other limits than the flags' defaults.
+func newLimitedFixture(t *testing.T, snap *snapshot.Snapshot, limits server.Limits) *fixture {
+	t.Helper()
 	f := &fixture{log: &syncBuffer{}, metrics: metrics.New()}
 	gw, err := server.New(slog.New(slog.NewJSONHandler(f.log, nil)), f.metrics)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	gw.SetLimits(limits)
 	f.gw = gw
 	if snap != nil {
 		if err := gw.Load(snap); err != nil {

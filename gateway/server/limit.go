@@ -2,30 +2,57 @@ package server
 
 import (
 	"net/http"
-
-	"github.com/appapi-dev/appapi/gateway/problem"
+	"time"
 )
 
-// LimitInFlight answers 503 with Retry-After once max requests are being
-// served, instead of accepting more: every request may hold a body of up to
-// the Environment's maxRequestBytes and upstream connections, and a gateway
-// that sheds load early stays up for the requests it does take. shed is
-// called for each refused request.
-func LimitInFlight(next http.Handler, max int, shed func()) http.Handler {
-	slots := make(chan struct{}, max)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-			next.ServeHTTP(w, r)
-		default:
-			shed()
-			id := requestID(r)
-			w.Header().Set("X-Request-Id", id)
-			w.Header().Set("Retry-After", "1")
-			problem.Write(w, problem.Problem{Status: http.StatusServiceUnavailable, Title: "Overloaded",
-				Detail: "the gateway is serving as many requests as it may; retry shortly", Instance: boundedPath(r.URL.Path),
-				RequestID: id})
-		}
-	})
+// Limits bound what callers can hold of the gateway: pipeline slots, body
+// readers, memory and connections. docs/gateway.md lists them with their
+// flags.
+type Limits struct {
+	// MaxInFlight is how many pipelines run at once. A request takes a slot
+	// only once its body is read and paid for, so callers that send slowly
+	// cannot keep pipelines from running.
+	MaxInFlight int
+	// MaxBodyReaders is how many request bodies are read at once; it bounds
+	// the buffers of slow senders when no MemoryLimit is set.
+	MaxBodyReaders int
+	// BodyIdleTimeout is the longest a request body may pause between two
+	// reads: a body that trickles in is refused with 408 long before the
+	// request timeout.
+	BodyIdleTimeout time.Duration
+	// WriteGrace is how long past the request timeout an answer may take to
+	// be written, so that a caller that does not read cannot hold its
+	// connection, and the answer's memory, for longer.
+	WriteGrace time.Duration
+	// MemoryLimit is the budget, in bytes, of what requests with bodies may
+	// cost at once (see cost.go); 0 is no budget.
+	MemoryLimit int64
+}
+
+// DefaultLimits are the flags' defaults.
+func DefaultLimits() Limits {
+	return Limits{MaxInFlight: 1024, MaxBodyReaders: 4096, BodyIdleTimeout: 5 * time.Second, WriteGrace: 10 * time.Second}
+}
+
+// slots is a counting semaphore that never makes a request wait: a gateway
+// that sheds load at once stays up for the requests it does take.
+type slots chan struct{}
+
+func (s slots) tryAcquire() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s slots) release() { <-s }
+
+// overloaded answers 503 with Retry-After for a request the gateway has no
+// room for, and counts it.
+func (g *Gateway) overloaded(x *exchange, detail string) {
+	g.metrics.Shed()
+	x.w.Header().Set("Retry-After", "1")
+	g.fail(x, http.StatusServiceUnavailable, "Overloaded", detail, nil)
 }

@@ -13,50 +13,60 @@ import (
 	"github.com/appapi-dev/appapi/gateway/pipeline"
 )
 
-// Why writeResult did not write a body, as problem details.
+// Why encodeResult could not encode a body, as problem details.
 var (
 	errTooDeep = fmt.Errorf("the response body nests more than %d levels deep", pipeline.MaxResponseDepth)
 	errNotJSON = errors.New("the response body cannot be encoded as JSON (NaN or infinity?)")
 )
 
-// writeResult writes a pipeline's answer: JSON by default, and a string body
-// as is when the AppAPI set a Content-Type that is not JSON. When the body
-// cannot be encoded (NaN, infinity, or nested deeper than
+// answer is a pipeline's result encoded for the wire, so that it can be
+// written after the pipeline's slot is given back.
+type answer struct {
+	res     *pipeline.Result
+	body    []byte
+	encoded bool
+}
+
+// encodeResult encodes a pipeline's answer: JSON by default, and a string
+// body as is when the AppAPI set a Content-Type that is not JSON. When the
+// body cannot be encoded (NaN, infinity, or nested deeper than
 // pipeline.MaxResponseDepth, which encoding/json would recurse through
-// until the stack overflows) it writes nothing and returns errTooDeep or
-// errNotJSON.
-func writeResult(w http.ResponseWriter, res *pipeline.Result) error {
-	var body []byte
-	encoded := false
+// until the stack overflows) it returns errTooDeep or errNotJSON.
+func encodeResult(res *pipeline.Result) (*answer, error) {
+	a := &answer{res: res}
 	if text, ok := res.Body.(string); ok && isTextContentType(res.Headers.Get("Content-Type")) {
-		body = []byte(text)
+		a.body = []byte(text)
 	} else if res.Body != nil {
 		if pipeline.ExceedsDepth(res.Body, pipeline.MaxResponseDepth) {
-			return errTooDeep
+			return nil, errTooDeep
 		}
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(res.Body); err != nil {
-			return errNotJSON
+			return nil, errNotJSON
 		}
-		body = buf.Bytes()
-		encoded = true
+		a.body = buf.Bytes()
+		a.encoded = true
 	}
+	return a, nil
+}
+
+// write writes the answer's headers and body.
+func (a *answer) write(w http.ResponseWriter) {
 	h := w.Header()
-	for name, values := range res.Headers {
+	for name, values := range a.res.Headers {
 		h[name] = values
 	}
-	if res.Redirect != "" {
-		h.Set("Location", res.Redirect)
+	if a.res.Redirect != "" {
+		h.Set("Location", a.res.Redirect)
 	}
-	if encoded && h.Get("Content-Type") == "" {
+	if a.encoded && h.Get("Content-Type") == "" {
 		h.Set("Content-Type", "application/json")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(res.Status)
-	_, _ = w.Write(body)
-	return nil
+	h.Set("Content-Length", strconv.Itoa(len(a.body)))
+	w.WriteHeader(a.res.Status)
+	_, _ = w.Write(a.body)
 }
 
 func isTextContentType(ct string) bool {

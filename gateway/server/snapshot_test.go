@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
-	"github.com/appapi-dev/appapi/gateway/server"
 	"github.com/appapi-dev/appapi/internal/snapshot"
 	"github.com/appapi-dev/appapi/internal/testutil"
 )
@@ -318,47 +317,4 @@ func TestSwapWhileServing(t *testing.T) {
 		t.Errorf("requests_total{fast,200} = %v, want %d", got, clients*perClient)
 	}
 	t.Logf("%d requests saw %d generations; %d generations loaded", clients*perClient, len(seen), last-2)
-}
-
-// TestLimitInFlight: past the limit a request gets 503 with Retry-After at
-// once, and is served again when a slot frees.
-func TestLimitInFlight(t *testing.T) {
-	release := make(chan struct{})
-	entered := make(chan struct{}, 2)
-	slow := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		entered <- struct{}{}
-		<-release
-	})
-	var shed atomic.Int32
-	srv := httptest.NewServer(server.LimitInFlight(slow, 1, func() { shed.Add(1) }))
-	defer srv.Close()
-	done := make(chan error, 1)
-	go func() {
-		resp, err := http.Get(srv.URL)
-		if err == nil {
-			_ = resp.Body.Close()
-		}
-		done <- err
-	}()
-	<-entered
-	// Like every other answer, the 503 carries the request ID (wantProblem
-	// checks that the header and the document agree).
-	r := send(t, srv.Client(), "GET", srv.URL+"/second", nil, nil)
-	p := r.wantProblem(t, http.StatusServiceUnavailable)
-	if r.Header.Get("Retry-After") != "1" || shed.Load() != 1 || p.Instance != "/second" {
-		t.Fatalf("second request: %v %s, shed %d", r.Header, r.body, shed.Load())
-	}
-	r = send(t, srv.Client(), "GET", srv.URL+"/third", http.Header{"X-Request-Id": {"caller-chosen-1"}}, nil)
-	if p := r.wantProblem(t, http.StatusServiceUnavailable); p.RequestID != "caller-chosen-1" {
-		t.Errorf("request ID %q, want the caller's", p.RequestID)
-	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Get(srv.URL + "/fourth")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("after the first finished: %v %v", resp, err)
-	}
-	_ = resp.Body.Close()
 }
