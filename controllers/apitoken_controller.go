@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 	"github.com/appapi-dev/appapi/internal/snapshot/store"
 	"github.com/appapi-dev/appapi/internal/token"
 )
@@ -338,7 +340,23 @@ func (r *ApiTokenReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				return tokensOfEnvironment(ctx, o.GetNamespace(), o.GetLabels()[LabelEnvironment])
 			}
 			return nil
-		})).
+		}), builder.WithPredicates(credentialsChanged())).
 		Named("apitoken").
 		Complete(r)
+}
+
+// credentialsChanged lets through every Secret event but an update of
+// credentials whose tokens and secrets are unchanged: the credentials
+// Secret also names the snapshot's index, so every AppAPI edit rewrites it,
+// and waking each of the Environment's tokens for that would be wasted.
+func credentialsChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		oldSecret, okOld := e.ObjectOld.(*corev1.Secret)
+		newSecret, okNew := e.ObjectNew.(*corev1.Secret)
+		if !okOld || !okNew || newSecret.Labels[LabelComponent] != ComponentCredentials {
+			return true
+		}
+		return !bytes.Equal(oldSecret.Data[snapshot.CredentialsKey], newSecret.Data[snapshot.CredentialsKey]) ||
+			!maps.Equal(oldSecret.Labels, newSecret.Labels)
+	}}
 }
