@@ -92,8 +92,8 @@ func (g *testGateway) neverLoadedForged(t *testing.T) {
 
 // The gateway's log: refusals are kept.
 func (g *testGateway) Enabled(context.Context, slog.Level) bool { return true }
-func (g *testGateway) WithAttrs([]slog.Attr) slog.Handler      { return g }
-func (g *testGateway) WithGroup(string) slog.Handler           { return g }
+func (g *testGateway) WithAttrs([]slog.Attr) slog.Handler       { return g }
+func (g *testGateway) WithGroup(string) slog.Handler            { return g }
 func (g *testGateway) Handle(_ context.Context, r slog.Record) error {
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "error" {
