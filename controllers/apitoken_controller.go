@@ -59,8 +59,8 @@ func (s *tokenScope) setStatus(err error) {
 }
 
 // Reconcile brings one ApiToken's token, record and status up to date, in
-// phases: the Environment's signing key, the token and its record, the
-// deadlines to come back at, the token's publication.
+// phases: the Secret's name, the Environment's signing key, the token and
+// its record, the deadlines to come back at, the token's publication.
 func (r *ApiTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	return (&objectReconciler[*v1alpha1.ApiToken, *tokenScope]{
 		client:    r.Client,
@@ -72,12 +72,22 @@ func (r *ApiTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			return s
 		},
 		phases: []func(context.Context, *tokenScope) error{
+			r.reconcileSecretName,
 			r.reconcileEnvironment,
 			r.reconcileRecord,
 			r.reconcileDeadlines,
 			r.reconcilePublication,
 		},
 	}).Reconcile(ctx, req)
+}
+
+// reconcileSecretName refuses a token Secret name the controllers keep for
+// their own Secrets, before anything is read or written under it.
+func (r *ApiTokenReconciler) reconcileSecretName(_ context.Context, s *tokenScope) error {
+	if reservedSecretName(s.token.TokenSecretName()) {
+		s.observation.SecretNameReserved, s.stop = true, true
+	}
+	return nil
 }
 
 // reconcileEnvironment finds the Environment's signing key; without it
