@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/internal/snapshot"
 	"github.com/appapi-dev/appapi/internal/snapshot/store"
 	"github.com/appapi-dev/appapi/internal/token"
 )
@@ -57,8 +59,8 @@ func (s *tokenScope) setStatus(err error) {
 }
 
 // Reconcile brings one ApiToken's token, record and status up to date, in
-// phases: the Environment's signing key, the token and its record, the
-// deadlines to come back at, the token's publication.
+// phases: the Secret's name, the Environment's signing key, the token and
+// its record, the deadlines to come back at, the token's publication.
 func (r *ApiTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	return (&objectReconciler[*v1alpha1.ApiToken, *tokenScope]{
 		client:    r.Client,
@@ -70,12 +72,22 @@ func (r *ApiTokenReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			return s
 		},
 		phases: []func(context.Context, *tokenScope) error{
+			r.reconcileSecretName,
 			r.reconcileEnvironment,
 			r.reconcileRecord,
 			r.reconcileDeadlines,
 			r.reconcilePublication,
 		},
 	}).Reconcile(ctx, req)
+}
+
+// reconcileSecretName refuses a token Secret name the controllers keep for
+// their own Secrets, before anything is read or written under it.
+func (r *ApiTokenReconciler) reconcileSecretName(_ context.Context, s *tokenScope) error {
+	if reservedSecretName(s.token.TokenSecretName()) {
+		s.observation.SecretNameReserved, s.stop = true, true
+	}
+	return nil
 }
 
 // reconcileEnvironment finds the Environment's signing key; without it
@@ -338,7 +350,23 @@ func (r *ApiTokenReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				return tokensOfEnvironment(ctx, o.GetNamespace(), o.GetLabels()[LabelEnvironment])
 			}
 			return nil
-		})).
+		}), builder.WithPredicates(credentialsChanged())).
 		Named("apitoken").
 		Complete(r)
+}
+
+// credentialsChanged lets through every Secret event but an update of
+// credentials whose tokens and secrets are unchanged: the credentials
+// Secret also names the snapshot's index, so every AppAPI edit rewrites it,
+// and waking each of the Environment's tokens for that would be wasted.
+func credentialsChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		oldSecret, okOld := e.ObjectOld.(*corev1.Secret)
+		newSecret, okNew := e.ObjectNew.(*corev1.Secret)
+		if !okOld || !okNew || newSecret.Labels[LabelComponent] != ComponentCredentials {
+			return true
+		}
+		return !bytes.Equal(oldSecret.Data[snapshot.CredentialsKey], newSecret.Data[snapshot.CredentialsKey]) ||
+			!maps.Equal(oldSecret.Labels, newSecret.Labels)
+	}}
 }

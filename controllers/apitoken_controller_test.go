@@ -344,3 +344,20 @@ func TestTokenRefusesSomeoneElsesSecret(t *testing.T) {
 		t.Fatalf("someone else's Secret was changed: %v %v", err, s.Data)
 	}
 }
+
+// TestTokenRefusesReservedSecretNames: a token Secret must not take the
+// name of an Environment's signing key or credentials, or of a token
+// record. The API server refuses them; the controller refuses objects
+// stored before the rule (TestApiTokenStatus, TestReservedSecretNames).
+func TestTokenRefusesReservedSecretNames(t *testing.T) {
+	ns := newNamespace(t)
+	create(t, newEnvironment(ns, "prod"))
+	for _, name := range []string{signingKeyName("prod"), snapshot.CredentialsName("prod"), tokenRecordName("other"), snapshot.CredentialsName("not-yet")} {
+		tok := newToken(ns, "grab", "prod")
+		tok.Spec.SecretName = name
+		err := k8sClient.Create(context.Background(), tok)
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "secretName is reserved") {
+			t.Errorf("creating an ApiToken with secretName %q: %v, want it refused as reserved", name, err)
+		}
+	}
+}

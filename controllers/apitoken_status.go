@@ -16,6 +16,8 @@ type tokenObservation struct {
 	EnvironmentMissing bool
 	SigningKeyPending  bool
 	SecretConflict     string
+	// SecretNameReserved says spec.secretName is a name the controllers keep.
+	SecretNameReserved bool
 	// Record is the token record, when there is one.
 	Record *token.Record
 	// Published says the Environment's credentials hold the current token.
@@ -55,6 +57,9 @@ func apiTokenReadiness(tok *v1alpha1.ApiToken, o tokenObservation) (bool, v1alph
 			fmt.Sprintf("no Environment %q in namespace %q: create it or fix spec.environment; no token was minted", env, tok.Namespace)
 	case o.SigningKeyPending:
 		return false, v1alpha1.ReasonSigningKeyPending, fmt.Sprintf("waiting for Environment %q to create its signing key", env)
+	case o.SecretNameReserved:
+		return false, v1alpha1.ReasonSecretNameReserved,
+			fmt.Sprintf("spec.secretName %q is reserved for the controllers' own Secrets (appapi-token.*, appapi-*-signing-key, appapi-*-credentials); recreate the ApiToken with another secretName; no token was minted", tok.TokenSecretName())
 	case o.SecretConflict != "":
 		return false, v1alpha1.ReasonSecretConflict, o.SecretConflict
 	case tok.Spec.ExpiresAt != nil && !o.Now.Before(tok.Spec.ExpiresAt.Time):

@@ -95,8 +95,10 @@ func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmen
 	for _, secret := range records.Items {
 		name := secret.Labels[LabelToken]
 		// A record counts only while the ApiToken that owns it exists:
-		// deleting the ApiToken revokes its tokens at once.
-		if uid, ok := live[name]; !ok || !isOwnedBy(&secret, uid) {
+		// deleting the ApiToken revokes its tokens at once. Whoever may
+		// create Secrets can copy the labels and the owner reference, but
+		// the one name the token controller writes is already taken.
+		if uid, ok := live[name]; !ok || !isTokenRecord(&secret, name, uid) {
 			continue
 		}
 		record, err := token.UnmarshalRecord(secret.Data[token.RecordKey])
@@ -158,7 +160,9 @@ func (r *EnvironmentReconciler) publish(ctx context.Context, s *environmentScope
 
 // loadPublished reads the published snapshot once after the manager
 // starts, so that AppAPIs refused since keep their last accepted generation
-// and the generation number keeps increasing.
+// and the generation number keeps increasing. Only a snapshot whose index
+// the credentials name is reused: routes from an index anyone else wrote
+// must not be published again as the manager's.
 func (r *EnvironmentReconciler) loadPublished(ctx context.Context, s *environmentScope) (retErr error) {
 	if s.state.resumed {
 		return nil
@@ -176,8 +180,20 @@ func (r *EnvironmentReconciler) loadPublished(ctx context.Context, s *environmen
 	case err != nil:
 		return err
 	}
-	// Whatever else fails, the next generation must be newer.
-	s.state.sequencer.Resume(&snapshot.Snapshot{Header: snapshot.Header{Generation: idx.Generation}})
+	// Whatever else fails, the next generation must be newer than the one
+	// the credentials name, which may be one past the index when the last
+	// publish stopped between the two. Only when an older manager wrote
+	// the credentials, without a generation, is the index's own trusted.
+	generation, err := reader.BoundGeneration(ctx)
+	switch {
+	case errors.Is(err, store.ErrNotBound):
+		generation = idx.Generation
+	case errors.Is(err, store.ErrNotPublished):
+		generation = 0
+	case err != nil:
+		return err
+	}
+	s.state.sequencer.Resume(&snapshot.Snapshot{Header: snapshot.Header{Generation: generation}})
 	prev, err := reader.ReadSnapshot(ctx, idx)
 	switch {
 	case errors.Is(err, store.ErrNotPublished) || errors.Is(err, store.ErrUnreadable):
@@ -196,6 +212,14 @@ func countTokens(tokens []snapshot.Token) int32 {
 		names[t.Name] = true
 	}
 	return int32(len(names))
+}
+
+// isTokenRecord says whether secret is the record the token controller
+// writes for the live ApiToken token of UID uid: its name, controller and
+// labels.
+func isTokenRecord(secret *corev1.Secret, token string, uid types.UID) bool {
+	return secret.Name == tokenRecordName(token) && isOwnedBy(secret, uid) &&
+		secret.Labels[LabelManagedBy] == ManagedByValue && secret.Labels[LabelComponent] == ComponentTokenRecord
 }
 
 func isOwnedBy(obj client.Object, uid types.UID) bool {

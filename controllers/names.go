@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"maps"
+	"strings"
 
 	"github.com/appapi-dev/appapi/internal/snapshot"
 )
@@ -46,6 +47,21 @@ func signingKeyName(environment string) string { return "appapi-" + environment 
 // (ApiToken "shop-credentials" and Environment "token-shop" would
 // otherwise both want appapi-token-shop-credentials).
 func tokenRecordName(token string) string { return "appapi-token." + token }
+
+// reservedSecretName says whether name is, or could become, the name of a
+// Secret the controllers keep: a token record or an Environment's signing
+// key or credentials. A token's Secret under such a name would let an
+// ApiToken editor take over (or be mistaken for) those Secrets. The
+// patterns cover Environments that do not exist yet, and match the CEL rule
+// on spec.secretName, which objects stored before it do not pass.
+func reservedSecretName(name string) bool {
+	if strings.HasPrefix(name, tokenRecordName("")) {
+		return true
+	}
+	inner, ok := strings.CutPrefix(name, "appapi-")
+	return ok && (strings.HasSuffix(inner, "-signing-key") && len(inner) > len("-signing-key") ||
+		strings.HasSuffix(inner, "-credentials") && len(inner) > len("-credentials"))
+}
 
 // gatewaySelector selects an Environment's gateway Pods. It avoids
 // app.kubernetes.io/instance, which Argo CD uses to track the objects it

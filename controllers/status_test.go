@@ -109,6 +109,7 @@ func TestApiTokenStatus(t *testing.T) {
 		{name: "no environment", obs: tokenObservation{EnvironmentMissing: true}, wantReason: v1alpha1.ReasonEnvironmentNotFound},
 		{name: "no signing key", obs: tokenObservation{SigningKeyPending: true}, wantReason: v1alpha1.ReasonSigningKeyPending},
 		{name: "secret conflict", obs: tokenObservation{SecretConflict: "Secret x exists"}, wantReason: v1alpha1.ReasonSecretConflict, wantStalled: true},
+		{name: "reserved secret name", obs: tokenObservation{SecretNameReserved: true}, wantReason: v1alpha1.ReasonSecretNameReserved, wantStalled: true},
 		{name: "error", obs: tokenObservation{ReconcileErr: errors.New("boom")}, wantReason: v1alpha1.ReasonReconcileFailed},
 	}
 	for _, tt := range tests {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,6 +33,10 @@ import (
 // kube-apiserver and etcd. Tests assert through k8sClient, which reads the
 // API server directly rather than the manager's cache.
 var k8sClient client.Client
+
+// testConfig reaches the same API server, for clients other than
+// controller-runtime's, such as a gateway's.
+var testConfig *rest.Config
 
 // waitTimeout is generous: the machines that run the tests are shared and
 // noisy, and a slow pass must not fail. How fast changes propagate is
@@ -60,6 +65,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = testEnv.Stop() }()
+	testConfig = cfg
 
 	scheme := NewScheme()
 	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {

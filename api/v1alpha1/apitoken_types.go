@@ -41,10 +41,13 @@ type ApiTokenSpec struct {
 
 	// secretName is the Secret, created by the controller and owned by this
 	// ApiToken, that receives the plaintext token once under the key "token".
-	// Defaults to "<name>-token".
+	// Defaults to "<name>-token". Names the controllers keep for their own
+	// Secrets are refused: "appapi-token.*", "appapi-*-signing-key" and
+	// "appapi-*-credentials".
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('appapi-token.') && !self.matches('^appapi-.+-(signing-key|credentials)$')",message="secretName is reserved: appapi-token.*, appapi-*-signing-key and appapi-*-credentials are the controllers' own Secrets"
 	SecretName string `json:"secretName,omitempty"`
 
 	// rotationGracePeriod is how long the previous token stays valid after a

@@ -70,13 +70,17 @@ const (
 	ReasonSigningKeyPending Reason = "SigningKeyPending"
 	// ReasonSecretConflict: spec.secretName names a Secret that this ApiToken does not own.
 	ReasonSecretConflict Reason = "SecretConflict"
+	// ReasonSecretNameReserved: spec.secretName is the name of a Secret the
+	// controllers keep for an Environment (signing key, credentials) or a
+	// token record.
+	ReasonSecretNameReserved Reason = "SecretNameReserved"
 	// ReasonPublishing: the token is minted and waits for its Environment to publish it.
 	ReasonPublishing Reason = "Publishing"
 )
 
 // ApiTokenStalledReasons are the ApiToken Ready reasons that wait for an
 // edit of the ApiToken: an ApiToken not Ready for one of them is also Stalled.
-var ApiTokenStalledReasons = []Reason{ReasonExpired, ReasonSecretConflict}
+var ApiTokenStalledReasons = []Reason{ReasonExpired, ReasonSecretConflict, ReasonSecretNameReserved}
 
 // AppAPI reasons.
 const (

@@ -37,7 +37,7 @@ func TestSourceRetriesAFailedShardRead(t *testing.T) {
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: snapshot.ShardName("prod", 0)},
 			BinaryData: map[string][]byte{snapshot.ShardKey: enc.Shards[0]}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: snapshot.CredentialsName("prod")},
-			Data: map[string][]byte{snapshot.CredentialsKey: enc.Credentials}},
+			Data: map[string][]byte{snapshot.CredentialsKey: enc.Credentials, snapshot.IndexDigestKey: []byte(snapshot.IndexDigest(enc.Index)), snapshot.GenerationKey: []byte("1")}},
 	}
 	client := fake.NewSimpleClientset(objects...)
 	// More failures than the watch events that can trigger a read: only

@@ -55,13 +55,14 @@ func (g *Gateway) SetLimits(l Limits) {
 // Load validates and compiles a snapshot and serves it from the next
 // request on. A snapshot that fails validation is refused and the current
 // one stays; so is one older than the current one, which a slow reader
-// could otherwise deliver after a newer one.
+// could otherwise deliver after a newer one, unless it is bound (the
+// credentials Secret names it, so the manager published it: a restore).
 func (g *Gateway) Load(s *snapshot.Snapshot) error {
 	if err := s.Validate(); err != nil {
 		g.metrics.Rejected()
 		return fmt.Errorf("snapshot generation %d is invalid, keeping the current one: %w", s.Generation, err)
 	}
-	if cur := g.current.Load(); cur != nil && s.Generation < cur.Snapshot.Generation {
+	if cur := g.current.Load(); cur != nil && s.Generation < cur.Snapshot.Generation && !s.Bound {
 		g.metrics.Rejected()
 		return fmt.Errorf("snapshot generation %d is older than the served %d", s.Generation, cur.Snapshot.Generation)
 	}

@@ -24,6 +24,16 @@ const (
 	ShardKey = "routes.json.gz"
 	// CredentialsKey holds the Credentials JSON in the credentials Secret.
 	CredentialsKey = "credentials.json"
+	// IndexDigestKey holds, in the credentials Secret, the IndexDigest of
+	// the index the manager published with these credentials. A reader
+	// serves an index only when it matches: whoever can write ConfigMaps
+	// but not Secrets cannot make a gateway serve an index of their own.
+	IndexDigestKey = "index.sha256"
+	// GenerationKey holds, in the credentials Secret, the generation of that
+	// index in decimal: the manager numbers on from it after a restart,
+	// since the index's own generation may have been written by anyone who
+	// can write ConfigMaps.
+	GenerationKey = "generation"
 
 	// MaxShards bounds the shard ConfigMaps of one Environment.
 	MaxShards = 32
@@ -58,6 +68,17 @@ var ErrTooLarge = errors.New("snapshot too large")
 type Index struct {
 	Header
 	Shards []ShardRef `json:"shards"`
+	// Digest is the IndexDigest of the bytes this index was decoded from.
+	Digest string `json:"-"`
+}
+
+// IndexDigest is the lower-case hex SHA-256 of an index's exact bytes, as
+// the credentials Secret names it. A plain hash is enough, not an HMAC:
+// the digest lives in the Secret, so only those who can write that Secret
+// (and could change the credentials anyway) can name another index.
+func IndexDigest(index []byte) string {
+	sum := sha256.Sum256(index)
+	return hex.EncodeToString(sum[:])
 }
 
 // ShardRef names one shard and the SHA-256 of its compressed bytes.
@@ -75,6 +96,8 @@ type Encoded struct {
 	Shards [][]byte
 	// Credentials is the JSON for the credentials Secret.
 	Credentials []byte
+	// Generation is the generation Index holds.
+	Generation int64
 
 	refs []ShardRef
 }
@@ -121,7 +144,7 @@ func (e *Encoded) SetGeneration(s *Snapshot) error {
 	if err != nil {
 		return err
 	}
-	e.Index, e.Credentials = index, creds
+	e.Index, e.Credentials, e.Generation = index, creds, s.Generation
 	return nil
 }
 
@@ -176,6 +199,7 @@ func DecodeIndex(data []byte) (*Index, error) {
 	if idx.Version != Version {
 		return nil, fmt.Errorf("index: version %q is not %q", idx.Version, Version)
 	}
+	idx.Digest = IndexDigest(data)
 	return &idx, nil
 }
 

@@ -30,6 +30,11 @@ type Snapshot struct {
 	Routes []Route `json:"routes,omitempty"`
 	// Credentials are published only in a Secret.
 	Credentials Credentials `json:"-"`
+	// Bound says a reader found this snapshot's index named by the digest
+	// in the credentials Secret (see IndexDigestKey): it is what the
+	// manager published last, so a gateway serves it even when its
+	// generation is lower than one it served before, as after a restore.
+	Bound bool `json:"-"`
 }
 
 // Header is what a snapshot and its index share: everything but the routes

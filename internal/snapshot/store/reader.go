@@ -3,15 +3,19 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
-// Reader reads the snapshot one Environment published. It loads routes only
-// when every shard matches the digest the index gives it, so it never
-// returns half of one snapshot and half of another. It is not safe for
+// Reader reads the snapshot one Environment published. It loads an index
+// only when the credentials Secret names it (see snapshot.IndexDigestKey),
+// and routes only when every shard matches the digest the index gives it,
+// so it never returns half of one snapshot and half of another, nor an
+// index written by anyone who cannot write the Secret. It is not safe for
 // concurrent use.
 type Reader struct {
 	objects     Getter
@@ -52,22 +56,73 @@ func (r *Reader) ReadIndex(ctx context.Context) (*snapshot.Index, error) {
 	return idx, nil
 }
 
-// ReadSnapshot reads the shards idx names and the credentials, and returns
-// the snapshot they make once it validates.
+// ReadSnapshot reads the credentials and, when they name idx, the shards
+// idx names, and returns the snapshot they make once it validates. An index
+// the credentials do not name is ErrNotBound: it is not read further.
 func (r *Reader) ReadSnapshot(ctx context.Context, idx *snapshot.Index) (*snapshot.Snapshot, error) {
+	secret, err := r.credentialsSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBound(idx, secret); err != nil {
+		return nil, err
+	}
 	routes, err := r.readRoutes(ctx, idx)
 	if err != nil {
 		return nil, err
 	}
-	creds, err := r.ReadCredentials(ctx)
+	creds, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
 	if err != nil {
-		return nil, err
+		return nil, unreadable{err}
 	}
 	s, err := snapshot.Assemble(idx.Header, routes, creds)
 	if err != nil {
 		return nil, unreadable{err}
 	}
+	s.Bound = true
 	return s, nil
+}
+
+// checkBound says whether digest, from the credentials Secret, names idx.
+// A Secret without a digest, as a manager older than this reader wrote
+// it, names no index: a reader cannot tell its index from one written by
+// anyone who may write ConfigMaps, so it serves neither until the manager
+// rewrites the Secret.
+func checkBound(idx *snapshot.Index, secret *corev1.Secret) error {
+	generation, err := boundGeneration(secret)
+	switch {
+	case err != nil:
+		return err
+	case string(secret.Data[snapshot.IndexDigestKey]) != idx.Digest:
+		return unreadable{fmt.Errorf("%w: the credentials Secret names another index than this one of generation %d", ErrNotBound, idx.Generation)}
+	case generation != idx.Generation:
+		// Only a Secret written by hand gets here: the digest covers the
+		// index's generation.
+		return unreadable{fmt.Errorf("%w: the credentials Secret names generation %d, the index holds %d", ErrNotBound, generation, idx.Generation)}
+	}
+	return nil
+}
+
+// BoundGeneration is the generation the credentials Secret names: that of
+// the last index the manager published, or was about to publish. Unlike the
+// index's own, only those who can write the Secret can set it.
+func (r *Reader) BoundGeneration(ctx context.Context) (int64, error) {
+	secret, err := r.credentialsSecret(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return boundGeneration(secret)
+}
+
+func boundGeneration(secret *corev1.Secret) (int64, error) {
+	if len(secret.Data[snapshot.IndexDigestKey]) == 0 {
+		return 0, unreadable{fmt.Errorf("%w: the credentials Secret names no index (written by an older manager?)", ErrNotBound)}
+	}
+	generation, err := strconv.ParseInt(string(secret.Data[snapshot.GenerationKey]), 10, 64)
+	if err != nil || generation < 1 {
+		return 0, unreadable{fmt.Errorf("%w: the credentials Secret names no valid generation", ErrNotBound)}
+	}
+	return generation, nil
 }
 
 // readRoutes fetches the shards idx names, reusing those already decoded.
@@ -99,18 +154,26 @@ func (r *Reader) readRoutes(ctx context.Context, idx *snapshot.Index) ([]snapsho
 // ReadCredentials reads the credentials Secret. Its errors never quote the
 // Secret's data.
 func (r *Reader) ReadCredentials(ctx context.Context) (snapshot.Credentials, error) {
-	name := snapshot.CredentialsName(r.environment)
-	secret, err := r.objects.GetSecret(ctx, name)
-	if apierrors.IsNotFound(err) {
-		return snapshot.Credentials{}, fmt.Errorf("%w: %w", ErrNotPublished, err)
-	}
+	secret, err := r.credentialsSecret(ctx)
 	if err != nil {
-		// The API server's error names the Secret, never its data.
-		return snapshot.Credentials{}, fmt.Errorf("read Secret %s: %w", name, err)
+		return snapshot.Credentials{}, err
 	}
 	creds, err := snapshot.DecodeCredentials(secret.Data[snapshot.CredentialsKey])
 	if err != nil {
 		return snapshot.Credentials{}, unreadable{err}
 	}
 	return creds, nil
+}
+
+func (r *Reader) credentialsSecret(ctx context.Context) (*corev1.Secret, error) {
+	name := snapshot.CredentialsName(r.environment)
+	secret, err := r.objects.GetSecret(ctx, name)
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("%w: %w", ErrNotPublished, err)
+	}
+	if err != nil {
+		// The API server's error names the Secret, never its data.
+		return nil, fmt.Errorf("read Secret %s: %w", name, err)
+	}
+	return secret, nil
 }

@@ -28,6 +28,8 @@ func TestReadWhatWasWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What a Reader returns the credentials Secret names.
+	want.Bound = true
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("read back another snapshot (-want +got):\n%s", diff)
 	}
@@ -81,6 +83,25 @@ func TestReadRefusesWhatIsNotOneSnapshot(t *testing.T) {
 			newer.Routes[0].Path = "/changed"
 			o.configMaps[shard].BinaryData[snapshot.ShardKey] = encode(t, newer).Shards[0]
 		}},
+		{name: "an index the credentials do not name", want: ErrNotBound, mutate: func(t *testing.T, o *memoryObjects) {
+			// A ConfigMap writer's own index: valid shard digests, a
+			// route returning the secrets, a generation far ahead.
+			forged := testSnapshot()
+			forged.Generation = 1 << 40
+			forged.Routes[1].Response.Body = "secrets"
+			enc := encode(t, forged)
+			for i, data := range enc.Shards {
+				o.configMaps[snapshot.ShardName("prod", i)].BinaryData[snapshot.ShardKey] = data
+			}
+			o.configMaps[snapshot.IndexName("prod")].Data[snapshot.IndexKey] = string(enc.Index)
+		}},
+		{name: "the index rewritten with other spacing", want: ErrNotBound, mutate: func(_ *testing.T, o *memoryObjects) {
+			cm := o.configMaps[snapshot.IndexName("prod")]
+			cm.Data[snapshot.IndexKey] += "\n"
+		}},
+		{name: "credentials of an older manager, without a digest", want: ErrNotBound, mutate: func(_ *testing.T, o *memoryObjects) {
+			delete(o.secrets[snapshot.CredentialsName("prod")].Data, snapshot.IndexDigestKey)
+		}},
 		{name: "index of another version", want: ErrUnreadable, mutate: func(_ *testing.T, o *memoryObjects) {
 			o.configMaps[snapshot.IndexName("prod")].Data[snapshot.IndexKey] = `{"version":"appapi.dev/snapshot/v0"}`
 		}},
@@ -106,7 +127,7 @@ func TestReadRefusesWhatIsNotOneSnapshot(t *testing.T) {
 			if errors.Is(tt.want, ErrNotPublished) && !apierrors.IsNotFound(err) {
 				t.Errorf("Read() = %v, want the API server's NotFound kept", err)
 			}
-			if errors.Is(tt.want, snapshot.ErrShardMismatch) && !errors.Is(err, ErrUnreadable) {
+			if (errors.Is(tt.want, snapshot.ErrShardMismatch) || errors.Is(tt.want, ErrNotBound)) && !errors.Is(err, ErrUnreadable) {
 				t.Errorf("Read() = %v, want it ErrUnreadable too", err)
 			}
 			if strings.Contains(err.Error(), "s3cret-value") {
@@ -122,5 +143,41 @@ func TestReadPassesOnTheAPIServersErrors(t *testing.T) {
 	_, err := NewReader(objects, "prod").Read(context.Background())
 	if !apierrors.IsServiceUnavailable(err) || errors.Is(err, ErrUnreadable) || errors.Is(err, ErrNotPublished) {
 		t.Fatalf("Read() = %v, want the API server's error, worth retrying", err)
+	}
+}
+
+// TestReadFollowsTheCredentialsDigest: between the manager's write of the
+// credentials and of the index, the reader serves nothing new; once the
+// index arrives it serves it, and a restore to a lower generation is bound
+// like any other publish.
+func TestReadFollowsTheCredentialsDigest(t *testing.T) {
+	ctx := context.Background()
+	first := testSnapshot()
+	first.Generation = 5
+	objects := published(t, first)
+	r := NewReader(objects, "prod")
+	if _, err := r.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restored := testSnapshot()
+	restored.Generation = 2
+	restored.Routes[0].Path = "/restored"
+	enc := encode(t, restored)
+	// The manager got as far as the credentials.
+	index := objects.configMaps[snapshot.IndexName("prod")].Data[snapshot.IndexKey]
+	if err := testWriter(objects).Write(ctx, enc); err != nil {
+		t.Fatal(err)
+	}
+	objects.configMaps[snapshot.IndexName("prod")].Data[snapshot.IndexKey] = index
+	if _, err := r.Read(ctx); !errors.Is(err, ErrNotBound) {
+		t.Fatalf("Read() between the two writes = %v, want ErrNotBound", err)
+	}
+	objects.configMaps[snapshot.IndexName("prod")].Data[snapshot.IndexKey] = string(enc.Index)
+	got, err := r.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Bound || got.Generation != 2 || got.Routes[0].Path != "/restored" {
+		t.Fatalf("read generation %d, bound %t, path %s; want the restored generation 2, bound", got.Generation, got.Bound, got.Routes[0].Path)
 	}
 }

@@ -42,6 +42,12 @@ var ErrNotPublished = errors.New("snapshot not published")
 // API server, reading again helps only once the objects are rewritten.
 var ErrUnreadable = errors.New("published snapshot is unreadable")
 
+// ErrNotBound says the index is not the one the credentials Secret names:
+// the manager is between writing the Secret and the index (the index's
+// update comes next), or someone else wrote the index. It is also
+// ErrUnreadable.
+var ErrNotBound = errors.New("the snapshot index is not the one the credentials Secret names")
+
 // unreadable marks err as ErrUnreadable and keeps its message, which callers
 // log as it is.
 type unreadable struct{ error }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,16 +32,19 @@ type Writer struct {
 }
 
 // Write makes the objects hold enc. The shards go first, then the
-// credentials, and the index last, so that a reader never finds an index
-// whose shards are not written yet. Shards beyond enc's count, left by an
-// older, larger snapshot, are deleted after the index no longer names them.
+// credentials with the digest of the new index, and the index last, so that
+// a reader never finds an index whose shards are not written yet. Between
+// the last two writes a reader finds an index the credentials do not name,
+// and keeps its last snapshot until the index arrives. Shards beyond enc's
+// count, left by an older, larger snapshot, are deleted after the index no
+// longer names them.
 func (w *Writer) Write(ctx context.Context, enc *snapshot.Encoded) error {
 	for i, data := range enc.Shards {
 		if err := w.writeConfigMap(ctx, snapshot.ShardName(w.Environment, i), nil, map[string][]byte{snapshot.ShardKey: data}); err != nil {
 			return err
 		}
 	}
-	if err := w.writeCredentials(ctx, enc.Credentials); err != nil {
+	if err := w.writeCredentials(ctx, enc); err != nil {
 		return err
 	}
 	if err := w.writeConfigMap(ctx, snapshot.IndexName(w.Environment), map[string]string{snapshot.IndexKey: string(enc.Index)}, nil); err != nil {
@@ -75,10 +79,17 @@ func (w *Writer) writeConfigMap(ctx context.Context, name string, data map[strin
 	return nil
 }
 
-func (w *Writer) writeCredentials(ctx context.Context, data []byte) error {
+// writeCredentials writes the credentials with the digest and generation of
+// the index they are published with.
+func (w *Writer) writeCredentials(ctx context.Context, enc *snapshot.Encoded) error {
 	name := snapshot.CredentialsName(w.Environment)
+	data := map[string][]byte{
+		snapshot.CredentialsKey: enc.Credentials,
+		snapshot.IndexDigestKey: []byte(snapshot.IndexDigest(enc.Index)),
+		snapshot.GenerationKey:  []byte(strconv.FormatInt(enc.Generation, 10)),
+	}
 	current, err := w.Objects.GetSecret(ctx, name)
-	if err == nil && len(current.Data) == 1 && bytes.Equal(current.Data[snapshot.CredentialsKey], data) && w.owns(current) {
+	if err == nil && maps.EqualFunc(current.Data, data, bytes.Equal) && w.owns(current) {
 		return nil
 	}
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -88,7 +99,7 @@ func (w *Writer) writeCredentials(ctx context.Context, data []byte) error {
 		WithType(corev1.SecretTypeOpaque).
 		WithLabels(w.SecretLabels).
 		WithOwnerReferences(w.Owner).
-		WithData(map[string][]byte{snapshot.CredentialsKey: data})
+		WithData(data)
 	if err := w.Objects.ApplySecret(ctx, secret); err != nil {
 		// The API server's error names the object, never its data.
 		return fmt.Errorf("apply Secret %s: %w", name, err)

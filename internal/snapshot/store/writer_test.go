@@ -46,8 +46,12 @@ func TestWriteOrderShapesAndStaleShards(t *testing.T) {
 	if idx := objects.configMaps[index]; idx.Labels["component"] != "snapshot" || len(idx.BinaryData) != 0 || idx.Data[snapshot.IndexKey] == "" {
 		t.Errorf("index = %+v", idx)
 	}
-	if s := objects.secrets[creds]; s.Type != corev1.SecretTypeOpaque || s.Labels["component"] != "credentials" || len(s.Data) != 1 {
+	if s := objects.secrets[creds]; s.Type != corev1.SecretTypeOpaque || s.Labels["component"] != "credentials" || len(s.Data) != 3 || string(s.Data[snapshot.GenerationKey]) != "1" {
 		t.Errorf("credentials = type %s labels %v keys %d", s.Type, s.Labels, len(s.Data))
+	}
+	named, written := string(objects.secrets[creds].Data[snapshot.IndexDigestKey]), snapshot.IndexDigest([]byte(objects.configMaps[index].Data[snapshot.IndexKey]))
+	if named != written {
+		t.Errorf("credentials name index %q, want the written index's digest %q", named, written)
 	}
 }
 
@@ -73,7 +77,8 @@ func TestWriteOnlyWhatDiffers(t *testing.T) {
 	if err := w.Write(ctx, encode(t, s)); err != nil {
 		t.Fatal(err)
 	}
-	if writes, want := writesIn(objects.calls), []string{"apply " + snapshot.IndexName("prod")}; !slices.Equal(writes, want) {
+	// The credentials name the new index, so they are written before it.
+	if writes, want := writesIn(objects.calls), []string{"apply " + snapshot.CredentialsName("prod"), "apply " + snapshot.IndexName("prod")}; !slices.Equal(writes, want) {
 		t.Errorf("a variables edit wrote %q, want %q", writes, want)
 	}
 
