@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -83,8 +84,19 @@ func (f *fixture) servesPing(t *testing.T) func() error {
 func TestLimitInFlight(t *testing.T) {
 	f, release := slotsFixture(t, limits(1), 10*time.Second)
 	done := make(chan reply, 1)
-	go func() { done <- f.do(t, "GET", "/hang", nil, nil) }()
+	hang := func() { go func() { done <- f.do(t, "GET", "/hang", nil, nil) }() }
+	hang()
 	eventually(t, "the first request holds the slot", func() error {
+		select {
+		case r := <-done:
+			// A poll held the one slot when /hang arrived: it was shed.
+			if r.StatusCode != http.StatusServiceUnavailable {
+				t.Fatalf("GET /hang: %d %s before its upstream answered", r.StatusCode, r.body)
+			}
+			hang()
+			return errors.New("GET /hang was shed by a poll; sent again")
+		default:
+		}
 		r := f.do(t, "GET", "/ping", nil, nil)
 		if r.StatusCode != http.StatusServiceUnavailable {
 			return fmt.Errorf("GET /ping: %d, want 503", r.StatusCode)
