@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Target is one row of the report.
+type Target struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Skipped     string  `json:"skipped,omitempty"`
+	RPS         float64 `json:"requestsPerSecond"`
+	P50         float64 `json:"p50Ms"`
+	P99         float64 `json:"p99Ms"`
+	P999        float64 `json:"p999Ms"`
+	Requests    int64   `json:"requests"`
+	Errors      int64   `json:"errors"`
+	// The open-loop run at half of RPS.
+	HalfRate     float64 `json:"halfLoadRate"`
+	HalfAchieved float64 `json:"halfLoadAchievedRate"`
+	HalfP99      float64 `json:"halfLoadP99Ms"`
+	HalfErrors   int64   `json:"halfLoadErrors"`
+	// Ratios of RPS; 0 when the baseline was not measured.
+	VsFloor float64 `json:"ratioToFloor"`
+	VsNginx float64 `json:"ratioToNginx"`
+}
+
+// Results is bench/results.json, and what the report is written from.
+type Results struct {
+	Date        string   `json:"date"`
+	Command     string   `json:"command"`
+	CPU         string   `json:"cpu"`
+	CPUs        int      `json:"cpus"`
+	Pinned      bool     `json:"pinned"`
+	GoVersion   string   `json:"goVersion"`
+	Nginx       string   `json:"nginxVersion,omitempty"`
+	Connections int      `json:"connections"`
+	Duration    string   `json:"duration"`
+	Targets     []Target `json:"targets"`
+	Goals       []Goal   `json:"goals"`
+}
+
+const (
+	floorName     = "floor"
+	nginxName     = "nginx"
+	transformName = "gateway: transform only"
+	proxyName     = "gateway: http step + transform, no auth"
+	tokenName     = "gateway: bearer token + http step + transform"
+)
+
+func run(c config, command string) error {
+	dir, err := os.MkdirTemp("", "appapi-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	gwBin := filepath.Join(dir, "gateway")
+	logf("building the gateway")
+	build := exec.Command("go", "build", "-o", gwBin, "./cmd/gateway")
+	build.Dir, build.Stdout, build.Stderr = c.root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build ./cmd/gateway: %w", err)
+	}
+
+	res := Results{Date: time.Now().UTC().Format(time.RFC3339), Command: command, CPU: cpuModel(), CPUs: onlineCPUs(),
+		Pinned: canPin(), GoVersion: runtime.Version(), Nginx: nginxVersion(), Connections: c.connections, Duration: c.duration.String()}
+	if !res.Pinned {
+		logf("taskset or a second CPU is missing: servers and load generator share the CPUs")
+	}
+
+	floor, floorAddr, err := startFloor(dir, self)
+	if err != nil {
+		return err
+	}
+	defer floor.stop()
+	res.Targets = append(res.Targets, measure(c, Target{Name: floorName,
+		Description: "plain Go net/http server answering a fixed 81-byte JSON body"}, newRequest(floorAddr, "/orders/ord-829104", nil)))
+
+	nginxRow := Target{Name: nginxName, Description: "nginx `proxy_pass` → floor (keep-alive upstream, access log off, 1 worker)"}
+	ngx, ngxAddr, err := startNginx(dir, floorAddr)
+	switch {
+	case errors.Is(err, errNoNginx):
+		logf("%v", err)
+		nginxRow.Skipped = "not installed: `apt-get update && apt-get install -y nginx`"
+		res.Targets = append(res.Targets, nginxRow)
+	case err != nil:
+		return err
+	default:
+		res.Targets = append(res.Targets, measure(c, nginxRow, newRequest(ngxAddr, "/orders/ord-829104", nil)))
+		ngx.stop()
+	}
+
+	gw, gwAddr, token, err := startGateway(dir, gwBin, floorAddr)
+	if err != nil {
+		return err
+	}
+	defer gw.stop()
+	res.Targets = append(res.Targets,
+		measure(c, Target{Name: transformName, Description: "one `transform` step, no upstream, no auth"},
+			newRequest(gwAddr, "/transform/ord-829104", nil)),
+		measure(c, Target{Name: proxyName, Description: "`http` step GET → floor, then `transform` of its body"},
+			newRequest(gwAddr, "/proxy/ord-829104", nil)),
+		measure(c, Target{Name: tokenName, Description: "bearer token checked, then `http` step → floor and `transform`"},
+			newRequest(gwAddr, "/token-proxy/ord-829104", map[string]string{"Authorization": "Bearer " + token})),
+	)
+	gw.stop()
+	floor.stop()
+
+	ratios(res.Targets)
+	res.Goals = goals(res.Targets)
+	for _, t := range res.Targets {
+		if t.Errors > 0 || t.HalfErrors > 0 {
+			logf("%s: %d errors at full load, %d at half load", t.Name, t.Errors, t.HalfErrors)
+		}
+	}
+	return write(c, res)
+}
+
+// measure loads one target: a warm-up, the closed loop for its maximum rate,
+// then the open loop at half that rate for its tail latency.
+func measure(c config, t Target, req request) Target {
+	logf("%s: %s closed loop, %d connections", t.Name, c.duration, c.connections)
+	if c.warmup > 0 {
+		closedLoop(req, c.connections, c.warmup)
+	}
+	r := closedLoop(req, c.connections, c.duration)
+	t.Requests, t.Errors, t.RPS = r.Requests, r.Errors, r.rate()
+	t.P50, t.P99, t.P999 = ms(r.lat.percentile(50)), ms(r.lat.percentile(99)), ms(r.lat.percentile(99.9))
+	t.HalfRate = t.RPS / 2
+	if t.HalfRate < 1 {
+		return t
+	}
+	logf("%s: %s open loop at %.0f req/s", t.Name, c.duration, t.HalfRate)
+	h := openLoop(req, c.connections, c.duration, t.HalfRate)
+	t.HalfAchieved, t.HalfErrors, t.HalfP99 = h.rate(), h.Errors, ms(h.lat.percentile(99))
+	return t
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func ratios(ts []Target) {
+	floor, nginx := find(ts, floorName), find(ts, nginxName)
+	for i := range ts {
+		if ts[i].Skipped != "" {
+			continue
+		}
+		if floor != nil && floor.RPS > 0 {
+			ts[i].VsFloor = ts[i].RPS / floor.RPS
+		}
+		if nginx != nil && nginx.Skipped == "" && nginx.RPS > 0 {
+			ts[i].VsNginx = ts[i].RPS / nginx.RPS
+		}
+	}
+}
+
+func find(ts []Target, name string) *Target {
+	for i := range ts {
+		if ts[i].Name == name {
+			return &ts[i]
+		}
+	}
+	return nil
+}
+
+// Goal is one throughput target of issue 9 and whether this run met it.
+type Goal struct {
+	Goal   string `json:"goal"`
+	Figure string `json:"figure"`
+	// Met is null when a baseline it needs was not measured.
+	Met *bool `json:"met"`
+}
+
+func goals(ts []Target) []Goal {
+	floor, nginx := find(ts, floorName), find(ts, nginxName)
+	tok, tr := find(ts, tokenName), find(ts, transformName)
+	met := func(b bool) *bool { return &b }
+	var out []Goal
+	if nginx.Skipped == "" {
+		out = append(out,
+			Goal{Goal: "bearer token + http step + transform ≥ 0.5× nginx's req/s",
+				Figure: fmt.Sprintf("%.2f× (%s vs %s req/s)", tok.VsNginx, num(tok.RPS), num(nginx.RPS)),
+				Met:    met(tok.VsNginx >= 0.5)},
+			Goal{Goal: "bearer token + http step + transform: p99 at half load ≤ nginx's + 1 ms",
+				Figure: fmt.Sprintf("%.2f ms vs %.2f ms + 1 ms", tok.HalfP99, nginx.HalfP99),
+				Met:    met(tok.HalfP99 <= nginx.HalfP99+1)})
+	} else {
+		out = append(out,
+			Goal{Goal: "bearer token + http step + transform ≥ 0.5× nginx's req/s", Figure: "nginx not measured"},
+			Goal{Goal: "bearer token + http step + transform: p99 at half load ≤ nginx's + 1 ms", Figure: "nginx not measured"})
+	}
+	out = append(out, Goal{Goal: "transform only ≥ 0.6× the floor's req/s",
+		Figure: fmt.Sprintf("%.2f× (%s vs %s req/s)", tr.VsFloor, num(tr.RPS), num(floor.RPS)),
+		Met:    met(tr.VsFloor >= 0.6)})
+	return out
+}
+
+// cpuModel is the first "model name" of /proc/cpuinfo.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer func() { _ = f.Close() }()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+// onlineCPUs counts the machine's CPUs, not the ones this process may use:
+// once pinned, runtime.NumCPU says 1.
+func onlineCPUs() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	n := 0
+	for line := range strings.Lines(string(b)) {
+		if k, _, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "processor" {
+			n++
+		}
+	}
+	return max(n, 1)
+}
