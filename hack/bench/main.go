@@ -26,7 +26,7 @@ type config struct {
 	warmup      time.Duration
 	connections int
 	docs, json  string
-	skipOpen    bool
+	rounds      int
 }
 
 func main() {
@@ -40,6 +40,7 @@ func main() {
 	flag.StringVar(&c.root, "root", ".", "Root of the appapi checkout: the gateway is built from ./cmd/gateway there.")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "Length of each closed-loop and each open-loop run.")
 	flag.DurationVar(&c.warmup, "warmup", time.Second, "Unmeasured load before each target's closed-loop run.")
+	flag.IntVar(&c.rounds, "rounds", 3, "Closed-loop runs per target, interleaved across targets; the median is reported.")
 	flag.IntVar(&c.connections, "connections", 32, "Keep-alive connections of the load generator.")
 	flag.StringVar(&c.docs, "docs", "docs/benchmarks.md", "Markdown file whose section between the bench markers is rewritten; empty for none.")
 	flag.StringVar(&c.json, "json", "bench/results.json", "Results file; empty for none.")

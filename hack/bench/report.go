@@ -78,10 +78,12 @@ func markdown(res Results) string {
 		nginx = "not installed"
 	}
 	fmt.Fprintf(&b, "Run of %s: `%s`.\n\n", res.Date, res.Command)
-	fmt.Fprintf(&b, "Machine: %d × %s; Go %s; nginx %s. Load: the bench's Go load generator, "+
-		"%d keep-alive connections, HTTP/1.1 GET; %s per run; %s. The gateway runs in local mode with "+
-		"its defaults (access log on).\n\n",
-		res.CPUs, res.CPU, strings.TrimPrefix(res.GoVersion, "go"), nginx, res.Connections, res.Duration, pin)
+	fmt.Fprintf(&b, "Machine: %d × %s; Go %s; nginx %s; load average %s before the closed loops, %s after. "+
+		"Load: the bench's Go load generator, %d keep-alive connections, HTTP/1.1 GET; %d closed-loop rounds "+
+		"of %s per target, interleaved across targets, the median round reported; then one open-loop run of %s "+
+		"per target at half its median rate; %s. The gateway runs in local mode with its defaults (access log on).\n\n",
+		res.CPUs, res.CPU, strings.TrimPrefix(res.GoVersion, "go"), nginx, res.LoadBefore, res.LoadAfter,
+		res.Connections, res.Rounds, res.Duration, res.Duration, pin)
 	b.WriteString("| target | req/s | p50 | p99 | p99.9 | p99 at half load | ÷ floor | ÷ nginx | errors |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range res.Targets {
@@ -92,6 +94,21 @@ func markdown(res Results) string {
 		fmt.Fprintf(&b, "| %s: %s | %s | %s | %s | %s | %s (at %s req/s) | %s | %s | %d + %d |\n",
 			t.Name, t.Description, num(t.RPS), msCell(t.P50), msCell(t.P99), msCell(t.P999),
 			msCell(t.HalfP99), num(t.HalfAchieved), ratio(t.VsFloor), ratio(t.VsNginx), t.Errors, t.HalfErrors)
+	}
+	b.WriteString("\nreq/s of every round, in order: ")
+	var rounds []string
+	for _, t := range res.Targets {
+		if t.Skipped == "" {
+			rounds = append(rounds, fmt.Sprintf("%s %v", t.Name, t.RoundsRPS))
+		}
+	}
+	b.WriteString(strings.Join(rounds, "; ") + ".\n")
+	for _, t := range res.Targets {
+		if t.Skipped == "" && t.HalfAchieved < 0.95*t.HalfRate {
+			fmt.Fprintf(&b, "\n**%s: the half-load run reached %s of the %s req/s due**: the load generator "+
+				"fell behind its schedule (its CPU is shared), and that p99 counts the generator's lag too.\n",
+				t.Name, num(t.HalfAchieved), num(t.HalfRate))
+		}
 	}
 	b.WriteString("\nErrors are responses other than 200 and broken connections, at full load + at half load. " +
 		"Latencies of the half-load run count from when each request was due (constant arrival rate, " +

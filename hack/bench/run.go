@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
-	"errors"
+	"cmp"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,6 +25,8 @@ type Target struct {
 	P999        float64 `json:"p999Ms"`
 	Requests    int64   `json:"requests"`
 	Errors      int64   `json:"errors"`
+	// Rates of every closed-loop round; RPS is their median.
+	RoundsRPS []float64 `json:"roundsRequestsPerSecond,omitempty"`
 	// The open-loop run at half of RPS.
 	HalfRate     float64 `json:"halfLoadRate"`
 	HalfAchieved float64 `json:"halfLoadAchievedRate"`
@@ -35,17 +39,22 @@ type Target struct {
 
 // Results is bench/results.json, and what the report is written from.
 type Results struct {
-	Date        string   `json:"date"`
-	Command     string   `json:"command"`
-	CPU         string   `json:"cpu"`
-	CPUs        int      `json:"cpus"`
-	Pinned      bool     `json:"pinned"`
-	GoVersion   string   `json:"goVersion"`
-	Nginx       string   `json:"nginxVersion,omitempty"`
-	Connections int      `json:"connections"`
-	Duration    string   `json:"duration"`
-	Targets     []Target `json:"targets"`
-	Goals       []Goal   `json:"goals"`
+	Date        string `json:"date"`
+	Command     string `json:"command"`
+	CPU         string `json:"cpu"`
+	CPUs        int    `json:"cpus"`
+	Pinned      bool   `json:"pinned"`
+	GoVersion   string `json:"goVersion"`
+	Nginx       string `json:"nginxVersion,omitempty"`
+	Connections int    `json:"connections"`
+	Duration    string `json:"duration"`
+	Rounds      int    `json:"rounds"`
+	// The machine's 1-minute load average before and after the closed
+	// loops: work of others sharing it shows here.
+	LoadBefore string   `json:"loadAverageBefore"`
+	LoadAfter  string   `json:"loadAverageAfter"`
+	Targets    []Target `json:"targets"`
+	Goals      []Goal   `json:"goals"`
 }
 
 const (
@@ -75,48 +84,20 @@ func run(c config, command string) error {
 	}
 
 	res := Results{Date: time.Now().UTC().Format(time.RFC3339), Command: command, CPU: cpuModel(), CPUs: onlineCPUs(),
-		Pinned: canPin(), GoVersion: runtime.Version(), Nginx: nginxVersion(), Connections: c.connections, Duration: c.duration.String()}
+		Pinned: canPin(), GoVersion: runtime.Version(), Nginx: nginxVersion(), Connections: c.connections, Duration: c.duration.String(), Rounds: c.rounds}
 	if !res.Pinned {
 		logf("taskset or a second CPU is missing: servers and load generator share the CPUs")
 	}
 
-	floor, floorAddr, err := startFloor(dir, self)
+	load, err := startAll(dir, self, gwBin)
+	defer load.stop()
 	if err != nil {
 		return err
 	}
-	defer floor.stop()
-	res.Targets = append(res.Targets, measure(c, Target{Name: floorName,
-		Description: "plain Go net/http server answering a fixed 81-byte JSON body"}, newRequest(floorAddr, "/orders/ord-829104", nil)))
-
-	nginxRow := Target{Name: nginxName, Description: "nginx `proxy_pass` → floor (keep-alive upstream, access log off, 1 worker)"}
-	ngx, ngxAddr, err := startNginx(dir, floorAddr)
-	switch {
-	case errors.Is(err, errNoNginx):
-		logf("%v", err)
-		nginxRow.Skipped = "not installed: `apt-get update && apt-get install -y nginx`"
-		res.Targets = append(res.Targets, nginxRow)
-	case err != nil:
-		return err
-	default:
-		res.Targets = append(res.Targets, measure(c, nginxRow, newRequest(ngxAddr, "/orders/ord-829104", nil)))
-		ngx.stop()
-	}
-
-	gw, gwAddr, token, err := startGateway(dir, gwBin, floorAddr)
-	if err != nil {
-		return err
-	}
-	defer gw.stop()
-	res.Targets = append(res.Targets,
-		measure(c, Target{Name: transformName, Description: "one `transform` step, no upstream, no auth"},
-			newRequest(gwAddr, "/transform/ord-829104", nil)),
-		measure(c, Target{Name: proxyName, Description: "`http` step GET → floor, then `transform` of its body"},
-			newRequest(gwAddr, "/proxy/ord-829104", nil)),
-		measure(c, Target{Name: tokenName, Description: "bearer token checked, then `http` step → floor and `transform`"},
-			newRequest(gwAddr, "/token-proxy/ord-829104", map[string]string{"Authorization": "Bearer " + token})),
-	)
-	gw.stop()
-	floor.stop()
+	res.LoadBefore = loadAverage()
+	res.Targets = measureAll(c, load.targets)
+	res.LoadAfter = loadAverage()
+	load.stop()
 
 	ratios(res.Targets)
 	res.Goals = goals(res.Targets)
@@ -128,24 +109,52 @@ func run(c config, command string) error {
 	return write(c, res)
 }
 
-// measure loads one target: a warm-up, the closed loop for its maximum rate,
-// then the open loop at half that rate for its tail latency.
-func measure(c config, t Target, req request) Target {
-	logf("%s: %s closed loop, %d connections", t.Name, c.duration, c.connections)
-	if c.warmup > 0 {
-		closedLoop(req, c.connections, c.warmup)
+// measureAll loads each target in turn, rounds times over: the machine is
+// shared, and a neighbour's burst of work in one target's run would
+// otherwise skew that one ratio. Interleaving spreads such bursts over all
+// targets, and the round of median rate is reported. Then each target gets
+// an open-loop run at half its median rate, for its tail latency.
+func measureAll(c config, loads []load) []Target {
+	runs := make([][]result, len(loads))
+	for round := range c.rounds {
+		for i, l := range loads {
+			if l.target.Skipped != "" {
+				continue
+			}
+			logf("round %d/%d, %s: %s closed loop, %d connections", round+1, c.rounds, l.target.Name, c.duration, c.connections)
+			if c.warmup > 0 {
+				closedLoop(l.req, c.connections, c.warmup)
+			}
+			runs[i] = append(runs[i], closedLoop(l.req, c.connections, c.duration))
+		}
 	}
-	r := closedLoop(req, c.connections, c.duration)
-	t.Requests, t.Errors, t.RPS = r.Requests, r.Errors, r.rate()
-	t.P50, t.P99, t.P999 = ms(r.lat.percentile(50)), ms(r.lat.percentile(99)), ms(r.lat.percentile(99.9))
-	t.HalfRate = t.RPS / 2
-	if t.HalfRate < 1 {
-		return t
+	out := make([]Target, len(loads))
+	for i, l := range loads {
+		t := l.target
+		if t.Skipped == "" {
+			r := median(runs[i])
+			for _, x := range runs[i] {
+				t.RoundsRPS = append(t.RoundsRPS, math.Round(x.rate()))
+			}
+			t.Requests, t.Errors, t.RPS = r.Requests, r.Errors, r.rate()
+			t.P50, t.P99, t.P999 = ms(r.lat.percentile(50)), ms(r.lat.percentile(99)), ms(r.lat.percentile(99.9))
+			t.HalfRate = t.RPS / 2
+			if t.HalfRate >= 1 {
+				logf("%s: %s open loop at %.0f req/s", t.Name, c.duration, t.HalfRate)
+				h := openLoop(l.req, c.connections, c.duration, t.HalfRate)
+				t.HalfAchieved, t.HalfErrors, t.HalfP99 = h.rate(), h.Errors, ms(h.lat.percentile(99))
+			}
+		}
+		out[i] = t
 	}
-	logf("%s: %s open loop at %.0f req/s", t.Name, c.duration, t.HalfRate)
-	h := openLoop(req, c.connections, c.duration, t.HalfRate)
-	t.HalfAchieved, t.HalfErrors, t.HalfP99 = h.rate(), h.Errors, ms(h.lat.percentile(99))
-	return t
+	return out
+}
+
+// median returns the run of median rate (the lower one of an even count).
+func median(runs []result) result {
+	s := slices.Clone(runs)
+	slices.SortFunc(s, func(a, b result) int { return cmp.Compare(a.rate(), b.rate()) })
+	return s[(len(s)-1)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -236,4 +245,17 @@ func onlineCPUs() int {
 		}
 	}
 	return max(n, 1)
+}
+
+// loadAverage is the first field of /proc/loadavg, or "" where there is none.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }

@@ -292,3 +292,64 @@ func startGateway(dir, bin, floor string) (*server, string, string, error) {
 	}
 	return s, addr, string(m[1]), nil
 }
+
+// load is one target and the request that loads it.
+type load struct {
+	target Target
+	req    request
+}
+
+// fleet is every server of a run, all started before the first load so that
+// rounds can interleave the targets. Idle, they cost nothing measurable.
+type fleet struct {
+	servers []*server
+	targets []load
+}
+
+func (f *fleet) stop() {
+	for i := len(f.servers) - 1; i >= 0; i-- {
+		f.servers[i].stop()
+	}
+	f.servers = nil
+}
+
+func startAll(dir, self, gwBin string) (*fleet, error) {
+	f := &fleet{}
+	floor, floorAddr, err := startFloor(dir, self)
+	if err != nil {
+		return f, err
+	}
+	f.servers = append(f.servers, floor)
+	const path = "/orders/ord-829104"
+	f.targets = append(f.targets, load{Target{Name: floorName,
+		Description: "plain Go net/http server answering a fixed 81-byte JSON body"}, newRequest(floorAddr, path, nil)})
+
+	nginxRow := Target{Name: nginxName, Description: "nginx `proxy_pass` → floor (keep-alive upstream, access log off, 1 worker)"}
+	ngx, ngxAddr, err := startNginx(dir, floorAddr)
+	switch {
+	case errors.Is(err, errNoNginx):
+		logf("%v", err)
+		nginxRow.Skipped = "not installed: `apt-get update && apt-get install -y nginx`"
+		f.targets = append(f.targets, load{target: nginxRow})
+	case err != nil:
+		return f, err
+	default:
+		f.servers = append(f.servers, ngx)
+		f.targets = append(f.targets, load{nginxRow, newRequest(ngxAddr, path, nil)})
+	}
+
+	gw, gwAddr, token, err := startGateway(dir, gwBin, floorAddr)
+	if err != nil {
+		return f, err
+	}
+	f.servers = append(f.servers, gw)
+	f.targets = append(f.targets,
+		load{Target{Name: transformName, Description: "one `transform` step, no upstream, no auth"},
+			newRequest(gwAddr, "/transform/ord-829104", nil)},
+		load{Target{Name: proxyName, Description: "`http` step GET → floor, then `transform` of its body"},
+			newRequest(gwAddr, "/proxy/ord-829104", nil)},
+		load{Target{Name: tokenName, Description: "bearer token checked, then `http` step → floor and `transform`"},
+			newRequest(gwAddr, "/token-proxy/ord-829104", map[string]string{"Authorization": "Bearer " + token})},
+	)
+	return f, nil
+}
