@@ -104,22 +104,28 @@ func markdown(res Results) string {
 	}
 	b.WriteString(strings.Join(rounds, "; ") + ".\n")
 	for _, t := range res.Targets {
-		if t.Skipped == "" && t.HalfAchieved < 0.95*t.HalfRate {
+		if t.Skipped == "" && behind(&t) {
 			fmt.Fprintf(&b, "\n**%s: the half-load run reached %s of the %s req/s due**: the load generator "+
 				"fell behind its schedule (its CPU is shared), and that p99 counts the generator's lag too.\n",
 				t.Name, num(t.HalfAchieved), num(t.HalfRate))
 		}
+	}
+	var noisy []string
+	for _, t := range res.Targets {
+		if x := spread(t); x > 1.3 {
+			noisy = append(noisy, fmt.Sprintf("%s %.1f×", t.Name, x))
+		}
+	}
+	if len(noisy) > 0 {
+		fmt.Fprintf(&b, "\n**The rounds disagree** (fastest ÷ slowest: %s): something else used these CPUs "+
+			"during the run, and its ratios are less certain than they look.\n", strings.Join(noisy, ", "))
 	}
 	b.WriteString("\nErrors are responses other than 200 and broken connections, at full load + at half load. " +
 		"Latencies of the half-load run count from when each request was due (constant arrival rate, " +
 		"no coordinated omission).\n\n")
 	b.WriteString("| target of issue 9 | figure | met |\n|---|---|---|\n")
 	for _, g := range res.Goals {
-		met := "not measured"
-		if g.Met != nil {
-			met = map[bool]string{true: "**met**", false: "**not met**"}[*g.Met]
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", g.Goal, g.Figure, met)
+		fmt.Fprintf(&b, "| %s | %s | **%s** |\n", g.Goal, g.Figure, g.Verdict)
 	}
 	return b.String()
 }

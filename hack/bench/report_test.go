@@ -34,7 +34,7 @@ func TestMarkdown(t *testing.T) {
 	ts := []Target{
 		{Name: floorName, RPS: 40000, HalfRate: 20000, HalfAchieved: 20000, HalfP99: 0.5, RoundsRPS: []float64{40000}},
 		{Name: nginxName, Skipped: "not installed: `apt-get update && apt-get install -y nginx`"},
-		{Name: transformName, RPS: 30000, HalfRate: 15000, HalfAchieved: 10000, HalfP99: 2, RoundsRPS: []float64{30000}},
+		{Name: transformName, RPS: 30000, HalfRate: 15000, HalfAchieved: 10000, HalfP99: 2, RoundsRPS: []float64{30000, 15000}},
 		{Name: tokenName, RPS: 5000, HalfRate: 2500, HalfAchieved: 2500, HalfP99: 3, RoundsRPS: []float64{5000}},
 	}
 	ratios(ts)
@@ -48,7 +48,8 @@ func TestMarkdown(t *testing.T) {
 		"| nginx:  | skipped: not installed: `apt-get update && apt-get install -y nginx` |",
 		"| 0.75 | – |", // transform only: ÷ floor, no nginx
 		"| transform only ≥ 0.6× the floor's req/s | 0.75× (30,000 vs 40,000 req/s) | **met** |",
-		"| bearer token + http step + transform ≥ 0.5× nginx's req/s | nginx not measured | not measured |",
+		"| bearer token + http step + transform ≥ 0.5× nginx's req/s | nginx not measured | **not measured** |",
+		"**The rounds disagree** (fastest ÷ slowest: gateway: transform only 2.0×)",
 		"**gateway: transform only: the half-load run reached 10,000 of the 15,000 req/s due**",
 	} {
 		if !strings.Contains(md, want) {
@@ -65,5 +66,19 @@ func TestNum(t *testing.T) {
 		if got := num(in); got != want {
 			t.Errorf("num(%v) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestTailGoalInconclusiveWhenBehind(t *testing.T) {
+	ts := []Target{
+		{Name: floorName, RPS: 40000},
+		{Name: nginxName, RPS: 20000, HalfRate: 10000, HalfAchieved: 6000, HalfP99: 900},
+		{Name: transformName, RPS: 30000},
+		{Name: tokenName, RPS: 12000, HalfRate: 6000, HalfAchieved: 6000, HalfP99: 3},
+	}
+	ratios(ts)
+	g := goals(ts)
+	if g[0].Verdict != "met" || g[1].Verdict != "inconclusive" || g[2].Verdict != "met" {
+		t.Errorf("verdicts: %+v", g)
 	}
 }
