@@ -45,6 +45,19 @@ func write(c config, res Results) error {
 	return os.WriteFile(c.docs, out, 0o644)
 }
 
+// rewrite writes the report of the results in c.from again.
+func rewrite(c config) error {
+	b, err := os.ReadFile(c.from)
+	if err != nil {
+		return err
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("%s: %w", c.from, err)
+	}
+	return write(c, res)
+}
+
 // splice replaces what lies between the markers with section. A file
 // without the markers gets them, with section, at its end.
 func splice(doc []byte, section string) ([]byte, error) {
@@ -105,8 +118,9 @@ func markdown(res Results) string {
 	b.WriteString(strings.Join(rounds, "; ") + ".\n")
 	for _, t := range res.Targets {
 		if t.Skipped == "" && behind(&t) {
-			fmt.Fprintf(&b, "\n**%s: the half-load run reached %s of the %s req/s due**: the load generator "+
-				"fell behind its schedule (its CPU is shared), and that p99 counts the generator's lag too.\n",
+			fmt.Fprintf(&b, "\n**%s: the half-load run reached %s of the %s req/s due**: it fell behind its "+
+				"schedule (the server, or the load generator on its shared CPU, did not keep up), and that p99 "+
+				"counts the lag too.\n",
 				t.Name, num(t.HalfAchieved), num(t.HalfRate))
 		}
 	}
