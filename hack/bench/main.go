@@ -28,6 +28,7 @@ type config struct {
 	docs, json  string
 	rounds      int
 	from        string
+	soak        time.Duration
 }
 
 func main() {
@@ -45,6 +46,7 @@ func main() {
 	flag.IntVar(&c.connections, "connections", 32, "Keep-alive connections of the load generator.")
 	flag.StringVar(&c.docs, "docs", "docs/benchmarks.md", "Markdown file whose section between the bench markers is rewritten; empty for none.")
 	flag.StringVar(&c.json, "json", "bench/results.json", "Results file; empty for none.")
+	flag.DurationVar(&c.soak, "soak", 0, "Instead of the side-by-side runs: hold the gateway's token endpoint at half its maximum rate this long, and write the soak section and bench/soak.json.")
 	flag.StringVar(&c.from, "from", "", "Measure nothing: rewrite the report from this results file (after a change to the report's text).")
 	flag.Parse()
 	log.SetFlags(0)

@@ -38,7 +38,7 @@ func write(c config, res Results) error {
 	if err != nil {
 		return err
 	}
-	out, err := splice(doc, section)
+	out, err := spliceBetween(doc, section, beginMarker, endMarker)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.docs, err)
 	}
@@ -58,9 +58,9 @@ func rewrite(c config) error {
 	return write(c, res)
 }
 
-// splice replaces what lies between the markers with section. A file
+// spliceBetween replaces what lies between the markers with section. A file
 // without the markers gets them, with section, at its end.
-func splice(doc []byte, section string) ([]byte, error) {
+func spliceBetween(doc []byte, section, beginMarker, endMarker string) ([]byte, error) {
 	begin := bytes.Index(doc, []byte(beginMarker))
 	end := bytes.Index(doc, []byte(endMarker))
 	if begin < 0 && end < 0 {

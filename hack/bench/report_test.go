@@ -7,7 +7,7 @@ import (
 
 func TestSplice(t *testing.T) {
 	doc := "# Benchmarks\n\nBy hand.\n\n" + beginMarker + "\nold\n" + endMarker + "\n\nAlso by hand.\n"
-	got, err := splice([]byte(doc), "new\n")
+	got, err := spliceBetween([]byte(doc), "new\n", beginMarker, endMarker)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -16,16 +16,16 @@ func TestSplice(t *testing.T) {
 		t.Errorf("splice:\n%s\nwant:\n%s", got, want)
 	}
 	// Again: the section is replaced, not appended to.
-	again, _ := splice(got, "new\n")
+	again, _ := spliceBetween(got, "new\n", beginMarker, endMarker)
 	if string(again) != want {
 		t.Errorf("splice is not idempotent:\n%s", again)
 	}
 
-	got, err = splice([]byte("# Benchmarks\n"), "new\n")
+	got, err = spliceBetween([]byte("# Benchmarks\n"), "new\n", beginMarker, endMarker)
 	if err != nil || string(got) != "# Benchmarks\n\n"+beginMarker+"\nnew\n"+endMarker+"\n" {
 		t.Errorf("splice into a file without markers = %q, %v", got, err)
 	}
-	if _, err := splice([]byte(endMarker+"\n"+beginMarker), "x"); err == nil {
+	if _, err := spliceBetween([]byte(endMarker+"\n"+beginMarker), "x", beginMarker, endMarker); err == nil {
 		t.Error("markers out of order: no error")
 	}
 }

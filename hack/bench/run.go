@@ -94,6 +94,9 @@ func run(c config, command string) error {
 	if err != nil {
 		return err
 	}
+	if c.soak > 0 {
+		return runSoak(c, load, command)
+	}
 	res.LoadBefore = loadAverage()
 	res.Targets = measureAll(c, load.targets)
 	res.LoadAfter = loadAverage()

@@ -256,41 +256,41 @@ spec:
 
 var tokenLine = regexp.MustCompile(`(?m)^appapi: token "bench-client" .*: (\S+)$`)
 
-// startGateway serves gatewayManifests in local mode and returns its address
-// and the token it minted.
-func startGateway(dir, bin, floor string) (*server, string, string, error) {
+// startGateway serves gatewayManifests in local mode and returns its address,
+// the token it minted and its admin address.
+func startGateway(dir, bin, floor string) (*server, string, string, string, error) {
 	manifests := filepath.Join(dir, "manifests")
 	if err := os.MkdirAll(manifests, 0o755); err != nil {
-		return nil, "", "", err
+		return nil, "", "", "", err
 	}
 	if err := os.WriteFile(filepath.Join(manifests, "bench.yaml"), fmt.Appendf(nil, gatewayManifests, floor), 0o644); err != nil {
-		return nil, "", "", err
+		return nil, "", "", "", err
 	}
 	addr, err := freeAddr()
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", "", "", err
 	}
 	admin, err := freeAddr()
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", "", "", err
 	}
 	tokens := filepath.Join(dir, "tokens.txt")
 	s, err := start(dir, "gateway", bin, "--manifests", manifests, "--state-dir", filepath.Join(dir, "state"),
 		"--token-file", tokens, "--listen", addr, "--admin-listen", admin, "--drain-timeout", "1s")
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", "", "", err
 	}
 	if err := waitHTTP(s, "http://"+admin+"/readyz"); err != nil {
 		s.stop()
-		return nil, "", "", err
+		return nil, "", "", "", err
 	}
 	text, err := os.ReadFile(tokens)
 	m := tokenLine.FindSubmatch(text)
 	if err != nil || m == nil {
 		s.stop()
-		return nil, "", "", fmt.Errorf("the gateway wrote no token for bench-client to %s", tokens)
+		return nil, "", "", "", fmt.Errorf("the gateway wrote no token for bench-client to %s", tokens)
 	}
-	return s, addr, string(m[1]), nil
+	return s, addr, string(m[1]), admin, nil
 }
 
 // load is one target and the request that loads it.
@@ -302,8 +302,9 @@ type load struct {
 // fleet is every server of a run, all started before the first load so that
 // rounds can interleave the targets. Idle, they cost nothing measurable.
 type fleet struct {
-	servers []*server
-	targets []load
+	servers      []*server
+	targets      []load
+	gatewayAdmin string // serves the gateway's /metrics
 }
 
 func (f *fleet) stop() {
@@ -338,11 +339,12 @@ func startAll(dir, self, gwBin string) (*fleet, error) {
 		f.targets = append(f.targets, load{nginxRow, newRequest(ngxAddr, path, nil)})
 	}
 
-	gw, gwAddr, token, err := startGateway(dir, gwBin, floorAddr)
+	gw, gwAddr, token, admin, err := startGateway(dir, gwBin, floorAddr)
 	if err != nil {
 		return f, err
 	}
 	f.servers = append(f.servers, gw)
+	f.gatewayAdmin = admin
 	f.targets = append(f.targets,
 		load{Target{Name: transformName, Description: "one `transform` step, no upstream, no auth"},
 			newRequest(gwAddr, "/transform/ord-829104", nil)},
