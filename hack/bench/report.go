@@ -86,12 +86,12 @@ func markdown(res Results) string {
 	if !res.Pinned {
 		pin = "not pinned (no `taskset` or a single CPU): servers and load generator share the CPUs"
 	}
-	nginx := res.Nginx
+	nginx := res.Nginx // as nginx -v says it: "nginx/1.22.1"
 	if nginx == "" {
-		nginx = "not installed"
+		nginx = "nginx not installed"
 	}
 	fmt.Fprintf(&b, "Run of %s: `%s`.\n\n", res.Date, res.Command)
-	fmt.Fprintf(&b, "Machine: %d × %s; Go %s; nginx %s; load average %s before the closed loops, %s after. "+
+	fmt.Fprintf(&b, "Machine: %d × %s; Go %s; %s; load average %s before the closed loops, %s after. "+
 		"Load: the bench's Go load generator, %d keep-alive connections, HTTP/1.1 GET; %d closed-loop rounds "+
 		"of %s per target, interleaved across targets, the median round reported; then one open-loop run of %s "+
 		"per target at half its median rate; %s. The gateway runs in local mode with its defaults (access log on).\n\n",

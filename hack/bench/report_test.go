@@ -43,7 +43,7 @@ func TestMarkdown(t *testing.T) {
 	md := markdown(res)
 	for _, want := range []string{
 		"`make bench`",
-		"2 × Test CPU; Go 1.26.8; nginx not installed",
+		"2 × Test CPU; Go 1.26.8; nginx not installed;",
 		"| floor:  | 40,000 |",
 		"| nginx:  | skipped: not installed: `apt-get update && apt-get install -y nginx` |",
 		"| 0.75 | – |", // transform only: ÷ floor, no nginx
