@@ -85,8 +85,29 @@ test-e2e: build envtest ## Run the end-to-end suite: real binaries as processes,
 	go build -o $(LOCALBIN)/demo ./hack/demo
 	go test -tags e2e ./test/e2e/ -count=1 -v -timeout 20m
 
+# `make bench`: each closed-loop run's length, the load generator's
+# keep-alive connections, and the closed-loop rounds per target.
+BENCH_DURATION ?= 10s
+BENCH_CONNECTIONS ?= 32
+BENCH_ROUNDS ?= 3
+
 .PHONY: bench
-bench: envtest ## Run the benchmarks.
+bench: ## Floor, nginx and the gateway side by side under load; writes docs/benchmarks.md and bench/results.json (about 4 minutes).
+	go build -o $(LOCALBIN)/bench ./hack/bench
+	BENCH_COMMAND="make bench BENCH_DURATION=$(BENCH_DURATION) BENCH_CONNECTIONS=$(BENCH_CONNECTIONS) BENCH_ROUNDS=$(BENCH_ROUNDS)" \
+		$(LOCALBIN)/bench --root $(CURDIR) --duration $(BENCH_DURATION) --connections $(BENCH_CONNECTIONS) --rounds $(BENCH_ROUNDS)
+
+# `make bench-soak`: how long the gateway is held at half its maximum rate.
+BENCH_SOAK ?= 5m
+
+.PHONY: bench-soak
+bench-soak: ## Hold the gateway's token endpoint at half its maximum rate for BENCH_SOAK (5m): errors, goroutines, memory.
+	go build -o $(LOCALBIN)/bench ./hack/bench
+	BENCH_COMMAND="make bench-soak BENCH_SOAK=$(BENCH_SOAK) BENCH_DURATION=$(BENCH_DURATION) BENCH_CONNECTIONS=$(BENCH_CONNECTIONS)" \
+		$(LOCALBIN)/bench --root $(CURDIR) --soak $(BENCH_SOAK) --duration $(BENCH_DURATION) --connections $(BENCH_CONNECTIONS)
+
+.PHONY: bench-go
+bench-go: envtest ## Run the Go benchmarks of every package (go test -bench).
 	go test ./... -run '^$$' -bench . -benchmem
 
 ##@ Build
