@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/appapi-dev/appapi/gateway/auth"
 	"github.com/appapi-dev/appapi/gateway/expr"
@@ -20,8 +21,10 @@ type config struct {
 	Router   *router.Router[*pipeline.Endpoint]
 	Tokens   *auth.Set
 	Runtime  *pipeline.Runtime
-	// OpenAPI is the document served at /openapi.json.
-	OpenAPI []byte
+	// OpenAPI builds the document served at /openapi.json once, when it is
+	// first asked for: at 10,000 routes building it costs most of a reload,
+	// and most snapshots are never asked for it.
+	OpenAPI func() ([]byte, error)
 	// compiled are the endpoints of Router by route digest, for the next
 	// snapshot to reuse.
 	compiled routeCache
@@ -55,15 +58,11 @@ func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, clien
 		// Validate() refuses duplicate routes, so this is a bug.
 		return nil, append(problems, err)
 	}
-	doc, err := openapi.Build(s, "")
-	if err != nil {
-		problems = append(problems, fmt.Errorf("openapi: %w", err))
-	}
 	return &config{
 		Snapshot: s,
 		Router:   rt,
 		Tokens:   auth.NewSet(s.Credentials.Tokens),
-		OpenAPI:  doc,
+		OpenAPI:  sync.OnceValues(func() ([]byte, error) { return openapi.Build(s, "") }),
 		compiled: compiled,
 		Runtime: &pipeline.Runtime{
 			Vars: s.Variables, Secrets: s.Credentials.Secrets,
