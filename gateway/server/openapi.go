@@ -52,8 +52,8 @@ func (g *Gateway) serveOpenAPI(opts []AdminOption) http.HandlerFunc {
 			built, err = openapi.WithServer(built, openapi.ServerFor(r, cfg.Snapshot, apiURL))
 		}
 		if err != nil {
-			// Build documents any snapshot that validates, and WithServer
-			// takes what Build wrote and ServerFor's URL: a bug.
+			// Build fails only on a route that did not compile either,
+			// which Load reported; WithServer only on a bug.
 			g.log.Error("/openapi.json", "error", err.Error())
 			http.Error(w, "the OpenAPI document could not be written", http.StatusInternalServerError)
 			return
