@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/appapi-dev/appapi/gateway/auth"
 	"github.com/appapi-dev/appapi/gateway/expr"
@@ -20,41 +21,49 @@ type config struct {
 	Router   *router.Router[*pipeline.Endpoint]
 	Tokens   *auth.Set
 	Runtime  *pipeline.Runtime
-	// OpenAPI is the document served at /openapi.json.
-	OpenAPI []byte
+	// OpenAPI builds the document served at /openapi.json once, when it is
+	// first asked for: at 10,000 routes building it costs most of a reload,
+	// and most snapshots are never asked for it.
+	OpenAPI func() ([]byte, error)
+	// compiled are the endpoints of Router by route digest, for the next
+	// snapshot to reuse.
+	compiled routeCache
 }
 
-// compileConfig compiles every route of a validated snapshot. A route that
+// compileConfig compiles the routes of a validated snapshot that prev, the
+// config served before it (nil for none), did not compile. A route that
 // does not compile (a gateway older than the manager, say) is left out and
 // reported; the others are served.
-func compileConfig(s *snapshot.Snapshot, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver) (*config, []error) {
+func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver) (*config, []error) {
 	var problems []error
-	endpoints := map[string]*pipeline.Endpoint{}
-	var entries []router.Entry[*pipeline.Endpoint]
+	var reuse routeCache
+	if prev != nil {
+		reuse = prev.compiled
+	}
+	compiled := make(routeCache, len(s.Routes))
+	endpoints := make(map[string]*pipeline.Endpoint, len(s.Routes))
+	entries := make([]router.Entry[*pipeline.Endpoint], 0, len(s.Routes))
 	for i := range s.Routes {
 		r := &s.Routes[i]
-		compiled, err := pipeline.Compile(env, r)
+		endpoint, err := compileRoute(env, r, reuse, compiled)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("route %s: %w", r.Name, err))
 			continue
 		}
-		endpoints[r.Name] = compiled
-		entries = append(entries, router.Entry[*pipeline.Endpoint]{Method: r.Method, Path: compiled.Path, Handler: compiled})
+		endpoints[r.Name] = endpoint
+		entries = append(entries, router.Entry[*pipeline.Endpoint]{Method: r.Method, Path: endpoint.Path, Handler: endpoint})
 	}
 	rt, err := router.New(entries)
 	if err != nil {
 		// Validate() refuses duplicate routes, so this is a bug.
 		return nil, append(problems, err)
 	}
-	doc, err := openapi.Build(s, "")
-	if err != nil {
-		problems = append(problems, fmt.Errorf("openapi: %w", err))
-	}
 	return &config{
 		Snapshot: s,
 		Router:   rt,
 		Tokens:   auth.NewSet(s.Credentials.Tokens),
-		OpenAPI:  doc,
+		OpenAPI:  sync.OnceValues(func() ([]byte, error) { return openapi.Build(s, "") }),
+		compiled: compiled,
 		Runtime: &pipeline.Runtime{
 			Vars: s.Variables, Secrets: s.Credentials.Secrets,
 			HTTPClient: client, Endpoints: endpoints, Observer: observer,

@@ -62,11 +62,12 @@ func (g *Gateway) Load(s *snapshot.Snapshot) error {
 		g.metrics.Rejected()
 		return fmt.Errorf("snapshot generation %d is invalid, keeping the current one: %w", s.Generation, err)
 	}
-	if cur := g.current.Load(); cur != nil && s.Generation < cur.Snapshot.Generation && !s.Bound {
+	cur := g.current.Load()
+	if cur != nil && s.Generation < cur.Snapshot.Generation && !s.Bound {
 		g.metrics.Rejected()
 		return fmt.Errorf("snapshot generation %d is older than the served %d", s.Generation, cur.Snapshot.Generation)
 	}
-	cfg, problems := compileConfig(s, g.expr, g.client, g.metrics)
+	cfg, problems := compileConfig(s, cur, g.expr, g.client, g.metrics)
 	if cfg == nil {
 		g.metrics.Rejected()
 		return fmt.Errorf("snapshot generation %d: %v", s.Generation, problems)

@@ -36,10 +36,11 @@ func (q *Sequencer) Last() *Snapshot { return q.last }
 // validate is refused with the error and the last one stays.
 func (q *Sequencer) Next(next *Snapshot) (enc *Encoded, changed bool, err error) {
 	next.Generation = 0
+	var lastRoutes []Route
 	if q.last != nil {
-		next.Generation = q.last.Generation
+		next.Generation, lastRoutes = q.last.Generation, q.last.Routes
 	}
-	if enc, err = Encode(next); err != nil {
+	if enc, err = encode(next, lastRoutes, q.encoded); err != nil {
 		return nil, false, err
 	}
 	if q.last != nil && sameEncoding(enc, q.encoded) {
