@@ -68,9 +68,16 @@ func main() {
 		})
 	flag.Parse()
 
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(o, log); err != nil {
+	// Buffered so that the access log's line per request is not a write
+	// to stdout each; closed, and so flushed, once the gateway has drained.
+	out := server.NewLogWriter(os.Stdout, time.Second)
+	log := slog.New(slog.NewJSONHandler(out, nil))
+	err := run(o, log)
+	if err != nil {
 		log.Error("gateway stopped", "error", err.Error())
+	}
+	_ = out.Close()
+	if err != nil {
 		os.Exit(1)
 	}
 }
