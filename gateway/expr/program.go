@@ -33,6 +33,9 @@ type Program struct {
 	outType  *cel.Type
 	steps    []string
 	dynSteps bool
+	// tracked says whether evaluations count their cost against
+	// CostLimit; it is false only for expressions provenCheap.
+	tracked bool
 }
 
 // Activation holds the inputs of one evaluation as plain Go values: maps,
