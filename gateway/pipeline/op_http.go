@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
@@ -239,10 +240,17 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 	if resp.ContentLength > limit {
 		return nil, tooLarge(limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
+	buf := getBodyBuffer()
+	// Nothing holds buf's bytes past this function: the output below is
+	// a string copy or values decoded from them.
+	defer putBodyBuffer(buf)
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength))
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
 		return nil, upstreamError(ctx, sctx, err, op.timeout, "reading the upstream's response failed")
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > limit {
 		return nil, tooLarge(limit)
 	}
@@ -321,4 +329,24 @@ func hasDotSegment(escaped string) bool {
 		}
 	}
 	return false
+}
+
+// bodyBuffers holds the buffers that upstream responses are read into,
+// so that reading one does not grow a new slice from 512 bytes each time.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBodyBuffer bounds the buffers kept for reuse: one large
+// response must not pin its size in the pool.
+const maxPooledBodyBuffer = 64 << 10
+
+func getBodyBuffer() *bytes.Buffer {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	return buf
+}
+
+func putBodyBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBodyBuffer {
+		bodyBuffers.Put(buf)
+	}
 }
