@@ -107,6 +107,7 @@ func (e *Compiler) Compile(source string) (*Program, error) {
 		steps:    refs,
 		dynSteps: dynamic,
 		tracked:  tracked,
+		iterates: iterates(native.Expr()),
 	}, nil
 }
 

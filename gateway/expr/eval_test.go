@@ -516,3 +516,19 @@ func TestCostTrackingOnlyWhereNeeded(t *testing.T) {
 		}
 	}
 }
+
+// TestIterates: only programs that may iterate are evaluated with the
+// context, which cel-go checks for cancellation between iterations.
+func TestIterates(t *testing.T) {
+	for src, want := range map[string]bool{
+		`request.params.id`:                             false,
+		`cel.bind(a, request.body, {'x': a.x})`:         false,
+		`request.body.map(x, x)`:                        true,
+		`cel.bind(a, request.body, a.exists(x, x > 1))`: true,
+		`[1, 2].all(x, x > 0)`:                          true,
+	} {
+		if got := mustCompile(t, src).iterates; got != want {
+			t.Errorf("%s: iterates = %v, want %v", src, got, want)
+		}
+	}
+}
