@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -106,4 +108,23 @@ func TestLogWriterFlushesPeriodically(t *testing.T) {
 		// The test's own deadline bounds the wait.
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// TestAccessLogLine pins the access log line's fields, their order and
+// their JSON types, which log pipelines parse.
+func TestAccessLogLine(t *testing.T) {
+	f := newFixture(t, genSnapshot(1))
+	f.do(t, "GET", "/gen", http.Header{"X-Request-Id": {"line-1"}}, nil).wantOK(t)
+	f.accessLog(t, "line-1")
+	want := regexp.MustCompile(`^\{"time":"[^"]+","level":"INFO","msg":"request","method":"GET","path":"/gen","appapi":"gen",` +
+		`"status":200,"duration_ms":[0-9.e-]+,"bytes":[1-9][0-9]*,"token":"","request_id":"line-1"\}$`)
+	for line := range strings.SplitSeq(f.log.String(), "\n") {
+		if strings.Contains(line, `"request_id":"line-1"`) {
+			if !want.MatchString(line) {
+				t.Errorf("access log line\n%s\ndoes not match\n%s", line, want)
+			}
+			return
+		}
+	}
+	t.Fatalf("no access log line for line-1 in\n%s", f.log.String())
 }
