@@ -116,6 +116,7 @@ func (g *Gateway) serve(x *exchange, start time.Time) {
 		g.runFailed(x, ctx, err)
 	default:
 		ans.write(x.w)
+		ans.release()
 	}
 }
 
