@@ -268,7 +268,7 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 
 	respHeaders := make(map[string]any, len(resp.Header))
 	for name, values := range resp.Header {
-		respHeaders[strings.ToLower(name)] = strings.Join(values, ", ")
+		respHeaders[lowerHeaderName(name)] = strings.Join(values, ", ")
 	}
 	var out any = string(data)
 	if isJSON(resp.Header.Get("Content-Type")) {
@@ -376,4 +376,23 @@ func sortedTemplates(field string, m map[string]*expr.Template) []namedTemplate 
 		out = append(out, namedTemplate{name: name, field: field + "[" + name + "]", tmpl: m[name]})
 	}
 	return out
+}
+
+// lowerHeaderNames are the lower-case forms of the response headers most
+// upstreams send, so that naming them in a step's output allocates nothing.
+var lowerHeaderNames = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{"Cache-Control", "Connection", "Content-Encoding", "Content-Length", "Content-Type",
+		"Date", "Etag", "Expires", "Keep-Alive", "Last-Modified", "Location", "Server", "Set-Cookie", "Transfer-Encoding",
+		"Vary", "X-Request-Id"} {
+		m[name] = strings.ToLower(name)
+	}
+	return m
+}()
+
+func lowerHeaderName(name string) string {
+	if lower, ok := lowerHeaderNames[name]; ok {
+		return lower
+	}
+	return strings.ToLower(name)
 }
