@@ -34,6 +34,7 @@ type options struct {
 	manifests, stateDir, tokenFile     string
 	listen, adminListen                string
 	drainTimeout                       time.Duration
+	pprof                              bool
 	limits                             server.Limits
 }
 
@@ -47,6 +48,7 @@ func main() {
 	flag.StringVar(&o.tokenFile, "token-file", "", "Local mode: file that each minted token is appended to, created readable by its owner only; stderr when unset.")
 	flag.StringVar(&o.listen, "listen", ":8080", "Address of the App APIs.")
 	flag.StringVar(&o.adminListen, "admin-listen", ":9901", "Address of /healthz, /readyz, /metrics and /openapi.json.")
+	flag.BoolVar(&o.pprof, "pprof", false, "Serve net/http/pprof under /debug/pprof/ on the admin address.")
 	flag.DurationVar(&o.drainTimeout, "drain-timeout", 35*time.Second, "How long in-flight requests may finish after SIGTERM.")
 	flag.IntVar(&o.limits.MaxInFlight, "max-in-flight", o.limits.MaxInFlight, "Pipelines run at once; more requests get 503 with Retry-After. A request takes a slot once its body is read.")
 	flag.IntVar(&o.limits.MaxBodyReaders, "max-body-readers", o.limits.MaxBodyReaders, "Request bodies read at once; more get 503 with Retry-After.")
@@ -66,9 +68,16 @@ func main() {
 		})
 	flag.Parse()
 
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(o, log); err != nil {
+	// Buffered so that the access log's line per request is not a write
+	// to stdout each; closed, and so flushed, once the gateway has drained.
+	out := server.NewLogWriter(os.Stdout, time.Second)
+	log := slog.New(slog.NewJSONHandler(out, nil))
+	err := run(o, log)
+	if err != nil {
 		log.Error("gateway stopped", "error", err.Error())
+	}
+	_ = out.Close()
+	if err != nil {
 		os.Exit(1)
 	}
 }
@@ -104,6 +113,9 @@ func run(o options, log *slog.Logger) error {
 	var adminOpts []server.AdminOption
 	if o.manifests != "" {
 		adminOpts = append(adminOpts, server.WithAPIListen(o.listen))
+	}
+	if o.pprof {
+		adminOpts = append(adminOpts, server.WithPprof())
 	}
 	admin := &http.Server{Addr: o.adminListen, Handler: gw.AdminHandler(adminOpts...), ReadHeaderTimeout: 10 * time.Second}
 	// Both ports are bound before anything is loaded: a gateway that cannot

@@ -3,8 +3,11 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/ext"
 )
 
@@ -86,11 +89,12 @@ func (e *Compiler) Compile(source string) (*Program, error) {
 		return nil, fmt.Errorf("invalid expression: %w", iss.Err())
 	}
 	native := checked.NativeRep()
-	opts := append([]cel.ProgramOption{
-		cel.CostLimit(CostLimit),
-		cel.CostTracking(costEstimator{}),
-		cel.InterruptCheckFrequency(InterruptCheckFrequency),
-	}, e.guards.forProgram(native.Expr())...)
+	opts := []cel.ProgramOption{cel.InterruptCheckFrequency(InterruptCheckFrequency)}
+	tracked := !provenCheap(e.cel, checked)
+	if tracked {
+		opts = append(opts, cel.CostLimit(CostLimit), cel.CostTracking(costEstimator{}))
+	}
+	opts = append(opts, e.guards.forProgram(native.Expr())...)
 	prg, err := e.cel.Program(checked, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("invalid expression: %w", err)
@@ -102,6 +106,8 @@ func (e *Compiler) Compile(source string) (*Program, error) {
 		outType:  checked.OutputType(),
 		steps:    refs,
 		dynSteps: dynamic,
+		tracked:  tracked,
+		iterates: iterates(native.Expr()),
 	}, nil
 }
 
@@ -117,4 +123,39 @@ func (e *Compiler) CompileBool(source string) (*Program, error) {
 		return nil, fmt.Errorf("invalid expression: must evaluate to a bool, got %s", cel.FormatCELType(p.outType))
 	}
 	return p, nil
+}
+
+// provenCheap says whether the static cost estimate of an expression proves
+// that no evaluation can reach CostLimit, whatever its inputs: then it runs
+// without cost tracking, which otherwise observes every step of every
+// evaluation. Most expressions pick fields and build small values; one
+// whose work depends on the size of its inputs (a comprehension over a
+// request's list, a string function over its text) is unbounded here and
+// keeps the tracker.
+func provenCheap(env *cel.Env, checked *cel.Ast) bool {
+	est, err := env.EstimateCost(checked, staticCosts{})
+	return err == nil && est.Max <= CostLimit
+}
+
+// staticCosts leaves cel-go's estimates, upper bounds of what its tracker
+// charges, as they are, except for the calls that appapi prices itself
+// (callCosts and afterCosts, charged by costEstimator): their price
+// depends on their arguments' values, so their estimate is unbounded.
+type staticCosts struct{}
+
+func (staticCosts) EstimateSize(checker.AstNode) *checker.SizeEstimate { return nil }
+
+func (staticCosts) EstimateCallCost(function, _ string, target *checker.AstNode, _ []checker.AstNode) *checker.CallEstimate {
+	names := []string{function}
+	if target != nil && (*target).Expr().Kind() == celast.IdentKind {
+		names = append(names, (*target).Expr().AsIdent()+"."+function)
+	}
+	for _, name := range names {
+		_, priced := callCosts[name]
+		_, after := afterCosts[name]
+		if priced || after {
+			return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 0, Max: math.MaxUint64}}
+		}
+	}
+	return nil
 }

@@ -58,6 +58,23 @@ func toNativeDepth(v ref.Val, depth int) (any, error) {
 	case *types.Type:
 		return val.TypeName(), nil
 	case traits.Mapper:
+		if m, ok := val.Value().(map[ref.Val]ref.Val); ok {
+			// A map the expression built: ranging over it directly saves
+			// the reflection and allocations of cel-go's iterator and Get.
+			out := make(map[string]any, len(m))
+			for k, e := range m {
+				key, err := mapKey(k)
+				if err != nil {
+					return nil, err
+				}
+				elem, err := toNativeDepth(e, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				out[key] = elem
+			}
+			return out, nil
+		}
 		out := make(map[string]any, int(val.Size().(types.Int)))
 		for it := val.Iterator(); it.HasNext() == types.True; {
 			k := it.Next()

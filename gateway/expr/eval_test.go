@@ -492,3 +492,43 @@ func benchmarkEval(b *testing.B, p *Program) {
 		}
 	}
 }
+
+// TestCostTrackingOnlyWhereNeeded: expressions whose static cost bound is
+// under CostLimit run untracked; any whose work grows with its inputs, or
+// that calls a function appapi prices by its arguments, keeps the tracker.
+func TestCostTrackingOnlyWhereNeeded(t *testing.T) {
+	for src, tracked := range map[string]bool{
+		`request.params.id`: false,
+		`cel.bind(a, steps.pet.body.animal, {'id': a.id, 'name': a.name, 'adoptable': a.status == 'adoptable'})`: false,
+		`{'id': request.params.orderId, 'caller': token.name, 'region': vars.region}`:                            false,
+		`steps.pet.status != 200 && has(steps.pet.body.error)`:                                                   false,
+		`request.body.map(x, x + 1)`:                    true,
+		`request.body.items.exists(i, i.id == 'a')`:     true,
+		`'pet ' + request.params.petId`:                 true, // _+_ is priced by appapi
+		`request.params.id in ['a', 'b']`:               true,
+		`sha256(request.text)`:                          true,
+		`request.text.lowerAscii()`:                     true,
+		`sets.contains(request.body.a, request.body.b)`: true,
+		`request.text.size() > 3`:                       false,
+	} {
+		if got := mustCompile(t, src).tracked; got != tracked {
+			t.Errorf("%s: tracked = %v, want %v", src, got, tracked)
+		}
+	}
+}
+
+// TestIterates: only programs that may iterate are evaluated with the
+// context, which cel-go checks for cancellation between iterations.
+func TestIterates(t *testing.T) {
+	for src, want := range map[string]bool{
+		`request.params.id`:                             false,
+		`cel.bind(a, request.body, {'x': a.x})`:         false,
+		`request.body.map(x, x)`:                        true,
+		`cel.bind(a, request.body, a.exists(x, x > 1))`: true,
+		`[1, 2].all(x, x > 0)`:                          true,
+	} {
+		if got := mustCompile(t, src).iterates; got != want {
+			t.Errorf("%s: iterates = %v, want %v", src, got, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/interpreter"
 )
 
@@ -33,6 +34,12 @@ type Program struct {
 	outType  *cel.Type
 	steps    []string
 	dynSteps bool
+	// tracked says whether evaluations count their cost against
+	// CostLimit; it is false only for expressions provenCheap.
+	tracked bool
+	// iterates says whether the expression has a comprehension that may
+	// iterate, the only place where cel-go checks for cancellation.
+	iterates bool
 }
 
 // Activation holds the inputs of one evaluation as plain Go values: maps,
@@ -74,7 +81,15 @@ func (p *Program) Eval(ctx context.Context, in Activation) (any, error) {
 	if ctx.Err() != nil {
 		return nil, interruptedError(ctx)
 	}
-	out, _, err := p.prog.ContextEval(ctx, newActivation(in))
+	var out ref.Val
+	var err error
+	if p.iterates {
+		out, _, err = p.prog.ContextEval(ctx, newActivation(in))
+	} else {
+		// Only an iteration checks for cancellation, and setting up the
+		// check allocates a context per evaluation.
+		out, _, err = p.prog.Eval(newActivation(in))
+	}
 	if err != nil {
 		return nil, p.sanitizeEvalError(ctx, err)
 	}
@@ -283,4 +298,20 @@ func constString(e celast.Expr) (string, bool) {
 	}
 	s, ok := e.AsLiteral().(types.String)
 	return string(s), ok
+}
+
+// iterates reports whether an expression has a comprehension over
+// anything but an empty list literal, which is how cel.bind is expanded.
+func iterates(root celast.Expr) bool {
+	found := false
+	celast.PostOrderVisit(root, celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() != celast.ComprehensionKind {
+			return
+		}
+		r := e.AsComprehension().IterRange()
+		if r.Kind() != celast.ListKind || r.AsList().Size() != 0 {
+			found = true
+		}
+	}))
+	return found
 }

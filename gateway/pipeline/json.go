@@ -164,8 +164,14 @@ func convertNumbers(v any) any {
 		f, _ := t.Float64()
 		return f
 	case map[string]any:
+		// Only numbers are replaced: assigning every entry again costs
+		// a map write per string, bool and nested value.
 		for k, e := range t {
-			t[k] = convertNumbers(e)
+			if n, ok := e.(json.Number); ok {
+				t[k] = convertNumbers(n)
+			} else {
+				convertNumbers(e)
+			}
 		}
 	case []any:
 		for i, e := range t {

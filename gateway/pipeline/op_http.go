@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
@@ -28,8 +29,10 @@ type httpOp struct {
 	url    *expr.Template
 	// urlParts says how each part of url is inserted.
 	urlParts []urlPart
-	headers  map[string]*expr.Template
-	query    map[string]*expr.Template
+	// headers and query are sorted by name, so that each request sends
+	// them in the same order without sorting them again.
+	headers  []namedTemplate
+	query    []namedTemplate
 	body     *expr.Program
 	bodyText *expr.Template
 	timeout  time.Duration
@@ -78,20 +81,25 @@ func compileHTTP(c *compiler, s *v1alpha1.Step) (operation, error) {
 		return nil, c.fail(v1alpha1.ReasonInvalidSpec, "http.url",
 			"%v: the scheme and host of an http URL must be literal text or {{ vars.<name> }}, e.g. https://api.example.com/{{ request.params.id }} or {{ vars.baseURL }}/orders", err)
 	}
-	if op.headers, err = c.headers("http.headers", h.Headers); err != nil {
+	headers, err := c.headers("http.headers", h.Headers)
+	if err != nil {
 		return nil, err
 	}
-	for _, name := range slices.Sorted(maps.Keys(op.headers)) {
+	op.headers = sortedTemplates("http.headers", headers)
+	for _, h := range op.headers {
+		name := h.name
 		// The Host header picks the site an upstream serves, as the URL's
 		// host picks the upstream.
-		if strings.EqualFold(name, "Host") && !fromConfiguration(op.headers[name]) {
+		if strings.EqualFold(name, "Host") && !fromConfiguration(h.tmpl) {
 			return nil, c.fail(v1alpha1.ReasonInvalidSpec, "http.headers["+name+"]",
 				"the Host header must be literal text or {{ vars.<name> }}: it decides which site the upstream serves, so a value from the request, a step or a secret may not build it")
 		}
 	}
-	if op.query, err = c.templates("http.query", h.Query); err != nil {
+	query, err := c.templates("http.query", h.Query)
+	if err != nil {
 		return nil, err
 	}
+	op.query = sortedTemplates("http.query", query)
 	if op.body, err = c.program("http.body", h.Body); err != nil {
 		return nil, err
 	}
@@ -154,12 +162,12 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 	}
 	if len(op.query) > 0 {
 		values := make(url.Values, len(op.query))
-		for _, name := range slices.Sorted(maps.Keys(op.query)) {
-			v, err := x.render(ctx, "http.query["+name+"]", op.query[name], nil)
+		for _, q := range op.query {
+			v, err := x.render(ctx, q.field, q.tmpl, nil)
 			if err != nil {
 				return nil, err
 			}
-			values.Set(name, v)
+			values.Set(q.name, v)
 		}
 		if u.RawQuery != "" {
 			u.RawQuery += "&" + values.Encode()
@@ -192,8 +200,9 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 
 	headers := make(http.Header, len(op.headers)+1)
 	host := ""
-	for _, name := range slices.Sorted(maps.Keys(op.headers)) {
-		v, err := x.render(ctx, "http.headers["+name+"]", op.headers[name], nil)
+	for _, h := range op.headers {
+		name := h.name
+		v, err := x.render(ctx, h.field, h.tmpl, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -211,9 +220,12 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 		headers.Set("Content-Type", contentType)
 	}
 
-	sctx, cancel := context.WithCancel(ctx)
+	var sctx context.Context
+	var cancel context.CancelFunc
 	if op.timeout > 0 {
 		sctx, cancel = context.WithTimeout(ctx, op.timeout)
+	} else {
+		sctx, cancel = context.WithCancel(ctx)
 	}
 	defer cancel()
 	var reader io.Reader
@@ -239,17 +251,24 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 	if resp.ContentLength > limit {
 		return nil, tooLarge(limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
+	buf := getBodyBuffer()
+	// Nothing holds buf's bytes past this function: the output below is
+	// a string copy or values decoded from them.
+	defer putBodyBuffer(buf)
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength))
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
 		return nil, upstreamError(ctx, sctx, err, op.timeout, "reading the upstream's response failed")
 	}
+	data := buf.Bytes()
 	if int64(len(data)) > limit {
 		return nil, tooLarge(limit)
 	}
 
 	respHeaders := make(map[string]any, len(resp.Header))
 	for name, values := range resp.Header {
-		respHeaders[strings.ToLower(name)] = strings.Join(values, ", ")
+		respHeaders[lowerHeaderName(name)] = strings.Join(values, ", ")
 	}
 	var out any = string(data)
 	if isJSON(resp.Header.Get("Content-Type")) {
@@ -321,4 +340,59 @@ func hasDotSegment(escaped string) bool {
 		}
 	}
 	return false
+}
+
+// bodyBuffers holds the buffers that upstream responses are read into,
+// so that reading one does not grow a new slice from 512 bytes each time.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBodyBuffer bounds the buffers kept for reuse: one large
+// response must not pin its size in the pool.
+const maxPooledBodyBuffer = 64 << 10
+
+func getBodyBuffer() *bytes.Buffer {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	return buf
+}
+
+func putBodyBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBodyBuffer {
+		bodyBuffers.Put(buf)
+	}
+}
+
+// namedTemplate is one header or query parameter of an http step, with the
+// field its errors name.
+type namedTemplate struct {
+	name, field string
+	tmpl        *expr.Template
+}
+
+// sortedTemplates lists templates by name, once at compile time.
+func sortedTemplates(field string, m map[string]*expr.Template) []namedTemplate {
+	out := make([]namedTemplate, 0, len(m))
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, namedTemplate{name: name, field: field + "[" + name + "]", tmpl: m[name]})
+	}
+	return out
+}
+
+// lowerHeaderNames are the lower-case forms of the response headers most
+// upstreams send, so that naming them in a step's output allocates nothing.
+var lowerHeaderNames = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{"Cache-Control", "Connection", "Content-Encoding", "Content-Length", "Content-Type",
+		"Date", "Etag", "Expires", "Keep-Alive", "Last-Modified", "Location", "Server", "Set-Cookie", "Transfer-Encoding",
+		"Vary", "X-Request-Id"} {
+		m[name] = strings.ToLower(name)
+	}
+	return m
+}()
+
+func lowerHeaderName(name string) string {
+	if lower, ok := lowerHeaderNames[name]; ok {
+		return lower
+	}
+	return strings.ToLower(name)
 }

@@ -124,3 +124,41 @@ func BenchmarkServeHTTP(b *testing.B) {
 		}
 	}
 }
+
+// upstreamBody is what the upstream of BenchmarkServeHTTPUpstream answers.
+var upstreamBody = []byte(`{"animal":{"id":1,"name":"Rex","type":"Dog","breeds":{"primary":"Labrador","secondary":null},"age":"Adult","status":"adoptable","tags":["friendly","house-trained"],"contact":{"email":"shelter@example.com","phone":"555-0100"}}}` + "\n")
+
+// BenchmarkServeHTTPUpstream is the gateway's handler running an http step
+// against a loopback upstream that answers fixed JSON, and a transform of
+// its answer: the proxy path, with the upstream client's costs included.
+func BenchmarkServeHTTPUpstream(b *testing.B) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(upstreamBody)))
+		_, _ = w.Write(upstreamBody)
+	}))
+	defer upstream.Close()
+	snap := newSnapshot(1, openRoute("pet", "GET", "/pets/{petId}", `steps.view`,
+		testutil.HTTPStep("pet", v1alpha1.HTTPOperation{URL: "{{ vars.upstream }}/v2/animals/{{ request.params.petId }}"}),
+		testutil.TransformStep("view", `cel.bind(a, steps.pet.body.animal, {'id': a.id, 'name': a.name, 'species': a.type, `+
+			`'breed': a.breeds.primary, 'age': a.age, 'adoptable': a.status == 'adoptable'})`)))
+	snap.Variables["upstream"] = upstream.URL
+	gw, err := server.New(slog.New(slog.NewJSONHandler(io.Discard, nil)), metrics.New())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := gw.Load(snap); err != nil {
+		b.Fatal(err)
+	}
+	want := `{"adoptable":true,"age":"Adult","breed":"Labrador","id":1,"name":"Rex","species":"Dog"}` + "\n"
+	req := httptest.NewRequest("GET", "/pets/1", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		gw.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Body.String() != want {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+}

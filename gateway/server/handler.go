@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -35,8 +36,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		d := g.now().Sub(start)
 		g.metrics.Request(x.appAPI, methodLabel(r.Method), x.w.status(), d)
-		g.log.Info("request", "method", r.Method, "path", boundedPath(r.URL.Path), "appapi", x.appAPI, "status", x.w.status(),
-			"duration_ms", float64(d.Microseconds())/1000, "bytes", x.w.bytes, "token", x.token, "request_id", x.requestID)
+		// Attrs rather than key-value pairs: the same line, without
+		// boxing each value in an interface.
+		g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("path", boundedPath(r.URL.Path)),
+			slog.String("appapi", x.appAPI), slog.Int("status", x.w.status()), slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+			slog.Int("bytes", x.w.bytes), slog.String("token", x.token), slog.String("request_id", x.requestID))
 	}()
 	// After the access log's defer, so that it runs first and the log
 	// records the 500 it writes.
@@ -112,6 +116,7 @@ func (g *Gateway) serve(x *exchange, start time.Time) {
 		g.runFailed(x, ctx, err)
 	default:
 		ans.write(x.w)
+		ans.release()
 	}
 }
 

@@ -13,6 +13,8 @@ type adminOptions struct {
 	// apiListen is the address the App APIs listen on, or "" for the
 	// Environment's Service.
 	apiListen string
+	// pprof serves net/http/pprof (WithPprof).
+	pprof bool
 }
 
 // WithAPIListen says that the App APIs are served at addr, the --listen
@@ -28,11 +30,7 @@ func WithAPIListen(addr string) AdminOption {
 
 // serveOpenAPI serves the document of the current snapshot with the server
 // that fits the request (see openapi.ServerFor).
-func (g *Gateway) serveOpenAPI(opts []AdminOption) http.HandlerFunc {
-	var o adminOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+func (g *Gateway) serveOpenAPI(o adminOptions) http.HandlerFunc {
 	apiURL := ""
 	if o.apiListen != "" {
 		u, err := openapi.ListenURL(o.apiListen)

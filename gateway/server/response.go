@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/appapi-dev/appapi/gateway/pipeline"
 )
@@ -25,6 +26,25 @@ type answer struct {
 	res     *pipeline.Result
 	body    []byte
 	encoded bool
+	// buf holds body when it was encoded, until release.
+	buf *bytes.Buffer
+}
+
+// answerBuffers holds the buffers answers are encoded into, so that
+// encoding one does not grow a new buffer each time.
+var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledAnswer bounds the buffers kept for reuse: one large answer
+// must not pin its size in the pool.
+const maxPooledAnswer = 64 << 10
+
+// release gives the answer's buffer back once it is written; the answer
+// is not used after.
+func (a *answer) release() {
+	if a.buf != nil && a.buf.Cap() <= maxPooledAnswer {
+		answerBuffers.Put(a.buf)
+	}
+	a.buf, a.body = nil, nil
 }
 
 // encodeResult encodes a pipeline's answer: JSON by default, and a string
@@ -40,13 +60,15 @@ func encodeResult(res *pipeline.Result) (*answer, error) {
 		if pipeline.ExceedsDepth(res.Body, pipeline.MaxResponseDepth) {
 			return nil, errTooDeep
 		}
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
+		a.buf = answerBuffers.Get().(*bytes.Buffer)
+		a.buf.Reset()
+		enc := json.NewEncoder(a.buf)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(res.Body); err != nil {
+			a.release()
 			return nil, errNotJSON
 		}
-		a.body = buf.Bytes()
+		a.body = a.buf.Bytes()
 		a.encoded = true
 	}
 	return a, nil
