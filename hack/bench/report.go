@@ -17,19 +17,24 @@ const (
 )
 
 func write(c config, res Results) error {
-	if c.json != "" {
-		b, err := json.MarshalIndent(res, "", "  ")
+	return publish(c, c.json, res, markdown(res), beginMarker, endMarker)
+}
+
+// publish writes v as JSON to jsonPath (when set), prints section, and
+// puts it between begin and end in c.docs (when set).
+func publish(c config, jsonPath string, v any, section, begin, end string) error {
+	if jsonPath != "" {
+		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Dir(c.json), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(jsonPath), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(c.json, append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
 	}
-	section := markdown(res)
 	fmt.Print(section)
 	if c.docs == "" {
 		return nil
@@ -38,7 +43,7 @@ func write(c config, res Results) error {
 	if err != nil {
 		return err
 	}
-	out, err := spliceBetween(doc, section, beginMarker, endMarker)
+	out, err := spliceBetween(doc, section, begin, end)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.docs, err)
 	}

@@ -69,6 +69,20 @@ func freeAddr() (string, error) {
 }
 
 // waitHTTP polls url until it answers 200, for at most 30 s.
+// startReady starts a server and waits until ready answers 200; a server
+// that never does is stopped.
+func startReady(dir, name, ready string, argv ...string) (*server, error) {
+	s, err := start(dir, name, argv...)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(s, ready); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
 func waitHTTP(s *server, url string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -94,15 +108,8 @@ func startFloor(dir, self string) (*server, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	s, err := start(dir, "floor", self, "floor", "--listen", addr)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := waitHTTP(s, "http://"+addr+"/"); err != nil {
-		s.stop()
-		return nil, "", err
-	}
-	return s, addr, nil
+	s, err := startReady(dir, "floor", "http://"+addr+"/", self, "floor", "--listen", addr)
+	return s, addr, err
 }
 
 // nginxConf proxies every request to the floor the way a tuned deployment
@@ -157,15 +164,8 @@ func startNginx(dir, floor string) (*server, string, error) {
 	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, addr, floor), 0o644); err != nil {
 		return nil, "", err
 	}
-	s, err := start(dir, "nginx", bin, "-p", dir, "-c", conf)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := waitHTTP(s, "http://"+addr+"/"); err != nil {
-		s.stop()
-		return nil, "", err
-	}
-	return s, addr, nil
+	s, err := startReady(dir, "nginx", "http://"+addr+"/", bin, "-p", dir, "-c", conf)
+	return s, addr, err
 }
 
 // nginxVersion is what `nginx -v` says, e.g. "nginx/1.22.1".
@@ -275,13 +275,9 @@ func startGateway(dir, bin, floor string) (*server, string, string, string, erro
 		return nil, "", "", "", err
 	}
 	tokens := filepath.Join(dir, "tokens.txt")
-	s, err := start(dir, "gateway", bin, "--manifests", manifests, "--state-dir", filepath.Join(dir, "state"),
+	s, err := startReady(dir, "gateway", "http://"+admin+"/readyz", bin, "--manifests", manifests, "--state-dir", filepath.Join(dir, "state"),
 		"--token-file", tokens, "--listen", addr, "--admin-listen", admin, "--drain-timeout", "1s")
 	if err != nil {
-		return nil, "", "", "", err
-	}
-	if err := waitHTTP(s, "http://"+admin+"/readyz"); err != nil {
-		s.stop()
 		return nil, "", "", "", err
 	}
 	text, err := os.ReadFile(tokens)

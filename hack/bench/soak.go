@@ -2,11 +2,9 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -140,30 +138,11 @@ func parseMetrics(r io.Reader) (Sample, error) {
 }
 
 func writeSoak(c config, res Soak) error {
+	p := ""
 	if c.json != "" {
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		p := filepath.Join(filepath.Dir(c.json), "soak.json")
-		if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
+		p = filepath.Join(filepath.Dir(c.json), "soak.json")
 	}
-	section := soakMarkdown(res)
-	fmt.Print(section)
-	if c.docs == "" {
-		return nil
-	}
-	doc, err := os.ReadFile(c.docs)
-	if err != nil {
-		return err
-	}
-	out, err := spliceBetween(doc, section, soakBegin, soakEnd)
-	if err != nil {
-		return fmt.Errorf("%s: %w", c.docs, err)
-	}
-	return os.WriteFile(c.docs, out, 0o644)
+	return publish(c, p, res, soakMarkdown(res), soakBegin, soakEnd)
 }
 
 func soakMarkdown(s Soak) string {
