@@ -53,12 +53,15 @@ const (
 	ReasonSnapshotInvalid Reason = "SnapshotInvalid"
 	// ReasonSnapshotTooLarge: the snapshot does not fit in the objects it is published in.
 	ReasonSnapshotTooLarge Reason = "SnapshotTooLarge"
+	// ReasonEmbeddedDatastoreSingleReplica: spec.datastore.sqlite is set and
+	// spec.gateway.replicas is above 1; an SQLite file serves one process.
+	ReasonEmbeddedDatastoreSingleReplica Reason = "EmbeddedDatastoreSingleReplica"
 )
 
 // EnvironmentStalledReasons are the Environment Ready reasons that wait for
 // a person (a new signing key, fewer or smaller AppAPIs, a Secret's
 // consent): an Environment not Ready for one of them is also Stalled.
-var EnvironmentStalledReasons = []Reason{ReasonSigningKeyInvalid, ReasonSnapshotTooLarge, ReasonSecretNotAllowed}
+var EnvironmentStalledReasons = []Reason{ReasonSigningKeyInvalid, ReasonSnapshotTooLarge, ReasonSecretNotAllowed, ReasonEmbeddedDatastoreSingleReplica}
 
 // ApiToken reasons.
 const (
@@ -105,6 +108,8 @@ const (
 	ReasonCallNotAllowed Reason = "CallNotAllowed"
 	// ReasonCallCycle: call steps form a cycle.
 	ReasonCallCycle Reason = "CallCycle"
+	// ReasonNoDatastore: a store step runs in an Environment without spec.datastore.
+	ReasonNoDatastore Reason = "NoDatastore"
 	// ReasonPathConflict: an older AppAPI in the Environment already serves this method and path.
 	ReasonPathConflict Reason = "PathConflict"
 	// ReasonServed: the gateway's snapshot holds the current generation.
