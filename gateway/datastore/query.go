@@ -427,4 +427,3 @@ func sqlitePath(path []string) string {
 	}
 	return sb.String()
 }
-

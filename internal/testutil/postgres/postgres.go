@@ -71,6 +71,15 @@ func Main(m *testing.M) int {
 // returns its URL (no password: the server trusts loopback connections).
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	url, create := LaterDatabase(t)
+	create()
+	return url
+}
+
+// LaterDatabase returns the URL of a database that does not exist until
+// create is called, for tests of a server that answers late.
+func LaterDatabase(t testing.TB) (url string, create func()) {
+	t.Helper()
 	once.Do(func() { running, startErr = start() })
 	if startErr != nil {
 		var missing errMissing
@@ -91,15 +100,17 @@ func NewDatabase(t testing.TB) string {
 		_, err = conn.Exec(ctx, sql)
 		return err
 	}
-	if err := exec("CREATE DATABASE " + name); err != nil { // name is ours: test_<digits>_<digits>
-		t.Fatalf("creating database %s: %v", name, err)
-	}
 	t.Cleanup(func() {
 		if err := exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
 			t.Logf("dropping database %s: %v", name, err)
 		}
 	})
-	return running.url(name)
+	return running.url(name), func() {
+		t.Helper()
+		if err := exec("CREATE DATABASE " + name); err != nil { // name is ours: test_<digits>_<digits>
+			t.Fatalf("creating database %s: %v", name, err)
+		}
+	}
 }
 
 func (s *server) url(db string) string {
