@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/appapi-dev/appapi/gateway/datastore"
 	"github.com/appapi-dev/appapi/gateway/datastore/storetest"
@@ -87,9 +88,7 @@ func TestPostgresStoreRecoversWhenTheDatabaseAppears(t *testing.T) {
 		t.Fatalf("ping of a missing database: %v, want ErrUnavailable", err)
 	}
 	create()
-	if err := s.Ping(ctx); err != nil {
-		t.Fatalf("ping once the database exists: %v", err)
-	}
+	testutil.Eventually(t, time.Minute, "ping once the database exists", func() error { return s.Ping(ctx) })
 	sc := datastore.Scope{Namespace: "n", Environment: "e", Collection: "c"}
 	if _, err := s.Insert(ctx, sc, map[string]any{"id": "x"}); err != nil {
 		t.Fatalf("insert once the database exists: %v", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // dialect is the SQL that differs between SQLite and PostgreSQL.
@@ -71,7 +72,15 @@ type sqlStore struct {
 	mu        sync.Mutex
 	ready     bool
 	cursorKey []byte
+	// lastTry and lastErr keep a failed preparation's error for
+	// retryPrepareAfter, so that requests arriving while the database is
+	// down fail at once instead of each waiting for a connection attempt.
+	lastTry time.Time
+	lastErr error
 }
+
+// retryPrepareAfter is how long a failed preparation answers for itself.
+const retryPrepareAfter = time.Second
 
 // maxAttempts bounds how often a statement is retried, and how often a
 // write re-reads a record that another write changed meanwhile.
@@ -88,9 +97,16 @@ func (s *sqlStore) prepare(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
+	if s.lastErr != nil && time.Since(s.lastTry) < retryPrepareAfter {
+		return s.lastErr
+	}
 	key, err := migrate(ctx, s.b)
 	if err != nil {
-		return s.fail(ctx, err)
+		err = s.fail(ctx, err)
+		if ctx.Err() == nil { // a caller's deadline says nothing about the database
+			s.lastTry, s.lastErr = time.Now(), err
+		}
+		return err
 	}
 	s.cursorKey, s.ready = key, true
 	return nil
