@@ -52,6 +52,9 @@ func checkQuery(q Query) (checkedQuery, error) {
 	case q.Limit == 0:
 		c.limit = DefaultLimit
 	}
+	if len(q.Filters) > MaxFilters || len(q.OrderBy) > MaxOrderKeys {
+		return c, fmt.Errorf("%w: a query has at most %d filters and %d order keys", ErrInvalid, MaxFilters, MaxOrderKeys)
+	}
 	for i, f := range q.Filters {
 		cf, err := checkFilter(f)
 		if err != nil {

@@ -32,6 +32,10 @@ const (
 	MaxInValues = 100
 	// MaxPathSegments bounds the depth of a filter or order field path.
 	MaxPathSegments = 32
+	// MaxFilters and MaxOrderKeys bound a query's size (a store step allows
+	// 16 filters and 4 order keys).
+	MaxFilters   = 32
+	MaxOrderKeys = 8
 )
 
 // timestampLayout is RFC 3339 in UTC with exactly six fractional digits, so

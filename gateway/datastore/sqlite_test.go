@@ -65,6 +65,12 @@ func TestSQLiteFileIsPrivateAndKeepsRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// SQLite gives the WAL and shared-memory files the database's mode.
+	for _, file := range []string{path + "-wal", path + "-shm"} {
+		if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want mode 600", filepath.Base(file), info, err)
+		}
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

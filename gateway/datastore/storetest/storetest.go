@@ -521,6 +521,8 @@ func testFilterRefusals(t *testing.T, s datastore.Store) {
 	}
 	_, err := s.Query(context.Background(), scope, datastore.Query{OrderBy: []datastore.Order{{}}})
 	wantErr(t, "an order without a path", err, datastore.ErrInvalid)
+	_, err = s.Query(context.Background(), scope, datastore.Query{OrderBy: make([]datastore.Order, datastore.MaxOrderKeys+1)})
+	wantErr(t, "too many order keys", err, datastore.ErrInvalid)
 }
 
 func testLimits(t *testing.T, s datastore.Store) {
