@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -90,8 +91,10 @@ func (r *EnvironmentReconciler) reconcileDatastore(ctx context.Context, s *envir
 		case apierrors.IsForbidden(err) || apierrors.IsInvalid(err):
 			// The storage class cannot expand volumes, or the claim is not
 			// bound yet: only a person, or time, changes that.
+			// The first line: an invalid update's message goes on with a diff.
+			why, _, _ := strings.Cut(err.Error(), "\n")
 			s.observation.DataClaimNotes = append(s.observation.DataClaimNotes, fmt.Sprintf(
-				"PersistentVolumeClaim %s cannot grow from %s to %s: %v", claim.Name, have.String(), want.String(), err))
+				"PersistentVolumeClaim %s cannot grow from %s to %s: %s", claim.Name, have.String(), want.String(), why))
 		case err != nil:
 			return fmt.Errorf("grow PersistentVolumeClaim %s: %w", claim.Name, err)
 		}
