@@ -67,6 +67,7 @@ func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, clien
 		Runtime: &pipeline.Runtime{
 			Vars: s.Variables, Secrets: s.Credentials.Secrets,
 			HTTPClient: client, Endpoints: endpoints, Observer: observer,
+			Namespace: s.Namespace, Environment: s.Environment,
 		},
 	}, problems
 }

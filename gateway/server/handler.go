@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -246,6 +248,9 @@ func (g *Gateway) failWith(x *exchange, e *pipeline.RunError) {
 	detail := e.Detail
 	if e.Step != "" {
 		detail = "step " + e.Step + ": " + detail
+	}
+	if e.RetryAfter > 0 {
+		x.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
 	var violations []problem.Violation
 	for _, v := range e.Violations {
