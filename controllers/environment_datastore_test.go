@@ -362,7 +362,7 @@ func TestNoDatastore(t *testing.T) {
 
 	app := waitAppAPI(t, ns, "add-contact", metav1.ConditionFalse, v1alpha1.ReasonNoDatastore, metav1.ConditionFalse, v1alpha1.ReasonNotServed)
 	accepted, _ := condition(app.Status.Conditions, v1alpha1.ConditionAccepted)
-	if want := `spec.steps[1].store: step "save" stores records, but environment "prod" has no spec.datastore`; !strings.Contains(accepted.Message, want) {
+	if want := `spec.steps[1].store: step "save" is a store step, but environment "prod" has no spec.datastore`; !strings.Contains(accepted.Message, want) {
 		t.Errorf("Accepted message %q does not say %q", accepted.Message, want)
 	}
 	if _, err := condition(app.Status.Conditions, v1alpha1.ConditionStalled); err == nil {

@@ -164,7 +164,7 @@ func TestAppAPIStatus(t *testing.T) {
 	accepted := translate.Verdict{Accepted: true, Reason: v1alpha1.ReasonAccepted, Message: "valid"}
 	refused := translate.Verdict{Reason: v1alpha1.ReasonInvalidExpression, Message: "spec.response.body: syntax error"}
 	waiting := translate.Verdict{Reason: v1alpha1.ReasonTokenNotFound, Message: "no ApiToken x"}
-	noDatastore := translate.Verdict{Reason: v1alpha1.ReasonNoDatastore, Message: `spec.steps[0].store: step "save" stores records, but environment "prod" has no spec.datastore`}
+	noDatastore := translate.Verdict{Reason: v1alpha1.ReasonNoDatastore, Message: `spec.steps[0].store: step "save" is a store step, but environment "prod" has no spec.datastore`}
 	tests := []struct {
 		name         string
 		verdict      translate.Verdict

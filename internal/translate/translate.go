@@ -229,10 +229,10 @@ func checkDatastore(r *snapshot.Route, in Input) error {
 		if st.Store == nil {
 			continue
 		}
-		message := fmt.Sprintf("step %q stores records, but environment %q has no spec.datastore: give it one (sqlite or postgres), or remove the step",
+		message := fmt.Sprintf("step %q is a store step, but environment %q has no spec.datastore: give it one (sqlite or postgres), or remove the step",
 			st.Name, env.Name)
 		if ds := env.Spec.Datastore; ds != nil && ds.Postgres != nil {
-			message = fmt.Sprintf("step %q stores records, but the URL of environment %q's PostgreSQL datastore (key %q of Secret %q) cannot be used: the Environment's Ready condition says why",
+			message = fmt.Sprintf("step %q is a store step, but the URL of environment %q's PostgreSQL datastore (key %q of Secret %q) cannot be used: the Environment's Ready condition says why",
 				st.Name, env.Name, ds.Postgres.SecretKeyRef.Key, ds.Postgres.SecretKeyRef.Name)
 		}
 		return &pipeline.CompileError{Reason: v1alpha1.ReasonNoDatastore, Field: fmt.Sprintf("spec.steps[%d].store", i), Message: message}

@@ -231,7 +231,7 @@ func TestStoreStepNeedsAUsableDatastore(t *testing.T) {
 		SecretKeyRef: v1alpha1.SecretKeyReference{Name: "shop-db", Key: "url"}}}
 	v := verdict(in)
 	if v.Accepted || v.Reason != v1alpha1.ReasonNoDatastore ||
-		!strings.Contains(v.Message, `spec.steps[1].store: step "saved" stores records, but the URL of environment "prod"'s PostgreSQL datastore (key "url" of Secret "shop-db") cannot be used`) {
+		!strings.Contains(v.Message, `spec.steps[1].store: step "saved" is a store step, but the URL of environment "prod"'s PostgreSQL datastore (key "url" of Secret "shop-db") cannot be used`) {
 		t.Errorf("verdict without a URL = %+v, want NoDatastore naming the Secret", v)
 	}
 
