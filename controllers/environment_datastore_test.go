@@ -322,6 +322,7 @@ func TestPostgresDatastoreURL(t *testing.T) {
 		}
 		return nil
 	})
+	assertNotOutsideSecrets(t, ns, url, "pg-pa55word-0123")
 	waitDeployment(t, ns, "prod", "the gateway mounts no claim", mountsNoDataClaim)
 	if _, err := getClaim(t, ns, "prod"); err == nil {
 		t.Error("a PostgreSQL datastore got a claim")
