@@ -90,8 +90,8 @@ func (r *EnvironmentReconciler) reconcileDatastore(ctx context.Context, s *envir
 		switch {
 		case apierrors.IsForbidden(err) || apierrors.IsInvalid(err):
 			// The storage class cannot expand volumes, or the claim is not
-			// bound yet: only a person, or time, changes that.
-			// The first line: an invalid update's message goes on with a diff.
+			// bound yet: only a person, or time, changes that. Only the
+			// first line: an invalid update's message goes on with a diff.
 			why, _, _ := strings.Cut(err.Error(), "\n")
 			s.observation.DataClaimNotes = append(s.observation.DataClaimNotes, fmt.Sprintf(
 				"PersistentVolumeClaim %s cannot grow from %s to %s: %s", claim.Name, have.String(), want.String(), why))
@@ -119,8 +119,9 @@ func (r *EnvironmentReconciler) dataClaim(ctx context.Context, env *v1alpha1.Env
 	if !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	// A claim of that name that the controller did not label is not in
-	// its cache: it is the Environment's all the same, and used as it is.
+	// A claim of that name that the controller did not label (one restored
+	// from a backup, say) is not in its cache: it is the Environment's all
+	// the same, mounted and grown like one the controller made.
 	claim = &corev1.PersistentVolumeClaim{}
 	return claim, r.APIReader.Get(ctx, key, claim)
 }
