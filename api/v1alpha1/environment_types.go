@@ -83,9 +83,12 @@ type DatastoreSpec struct {
 // SQLiteDatastore is an embedded SQLite file on a PersistentVolumeClaim owned
 // by the Environment, mounted in the gateway at /var/lib/appapi.
 type SQLiteDatastore struct {
-	// storage is the size the claim requests.
+	// storage is the size the claim requests. A larger value grows the
+	// claim (when its storage class allows); a smaller one is reported and
+	// not applied, since a claim never shrinks.
 	// +optional
 	// +kubebuilder:default="1Gi"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))",message="storage must be a positive size such as 512Mi or 1Gi"
 	Storage *resource.Quantity `json:"storage,omitempty"`
 
 	// storageClassName is the claim's storage class; empty means the

@@ -267,7 +267,7 @@ type StoreOperation struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9_-]*$')",message="collection may hold only letters, digits, _ and -"
 	Collection string `json:"collection"`
 
 	// operation is insert, get, query, put, patch or delete.
@@ -328,7 +328,7 @@ type StoreFilter struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
-	// +kubebuilder:validation:Pattern=`^[^.]+([.][^.]+)*$`
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^[^.]+([.][^.]+)*$')",message="field must be a dotted path such as status or address.city: no empty name before, between or after the dots"
 	Field string `json:"field"`
 
 	// op is eq, ne, lt, lte, gt, gte, in (value is a list) or prefix (value
@@ -353,7 +353,7 @@ type StoreOrder struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
-	// +kubebuilder:validation:Pattern=`^[^.]+([.][^.]+)*$`
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^[^.]+([.][^.]+)*$')",message="field must be a dotted path such as status or address.city: no empty name before, between or after the dots"
 	Field string `json:"field"`
 
 	// direction is asc or desc.

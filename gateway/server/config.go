@@ -28,13 +28,15 @@ type config struct {
 	// compiled are the endpoints of Router by route digest, for the next
 	// snapshot to reuse.
 	compiled routeCache
+	// datastore is the Runtime's Store; nil when the snapshot names none.
+	datastore *storeHandle
 }
 
 // compileConfig compiles the routes of a validated snapshot that prev, the
 // config served before it (nil for none), did not compile. A route that
 // does not compile (a gateway older than the manager, say) is left out and
 // reported; the others are served.
-func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver) (*config, []error) {
+func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver, storeObserver pipeline.StoreObserver) (*config, []error) {
 	var problems []error
 	var reuse routeCache
 	if prev != nil {
@@ -67,6 +69,7 @@ func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, clien
 		Runtime: &pipeline.Runtime{
 			Vars: s.Variables, Secrets: s.Credentials.Secrets,
 			HTTPClient: client, Endpoints: endpoints, Observer: observer,
+			Namespace: s.Namespace, Environment: s.Environment, StoreObserver: storeObserver,
 		},
 	}, problems
 }
