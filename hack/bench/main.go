@@ -22,15 +22,16 @@ import (
 )
 
 type config struct {
-	root        string
-	duration    time.Duration
-	warmup      time.Duration
-	connections int
-	docs, json  string
-	rounds      int
-	from        string
-	soak        time.Duration
-	scale       []int
+	root         string
+	duration     time.Duration
+	warmup       time.Duration
+	connections  int
+	docs, json   string
+	rounds       int
+	from         string
+	soak         time.Duration
+	scale        []int
+	scaleProfile string
 }
 
 func main() {
@@ -59,6 +60,7 @@ func main() {
 		}
 		return nil
 	})
+	flag.StringVar(&c.scaleProfile, "scale-profile", "", "With --scale: record CPU profiles of the manager and the gateway during the probes into this directory, and keep the logs.")
 	flag.StringVar(&c.from, "from", "", "Measure nothing: rewrite the report from this results file (after a change to the report's text).")
 	flag.Parse()
 	log.SetFlags(0)

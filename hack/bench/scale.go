@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,7 +100,11 @@ func runScale(c config, cmdline string) error {
 	}
 	res.Router = router
 	res.LoadAfter = loadAverage()
-	return publish(c, filepath.Join(filepath.Dir(c.json), "scale.json"), res, scaleMarkdown(res), scaleBegin, scaleEnd)
+	jsonPath := ""
+	if c.json != "" {
+		jsonPath = filepath.Join(filepath.Dir(c.json), "scale.json")
+	}
+	return publish(c, jsonPath, res, scaleMarkdown(res), scaleBegin, scaleEnd)
 }
 
 // buildBinaries builds the manager and the gateway the harness starts.
@@ -117,9 +124,20 @@ func measureScale(c config, n int) (ScaleRow, error) {
 	if err != nil {
 		return row, err
 	}
-	defer os.RemoveAll(work)
+	opts := harness.Options{Root: c.root, WorkDir: work}
+	var managerPprof string
+	if c.scaleProfile != "" {
+		// Profiles are read next to the logs they explain, so both stay.
+		if managerPprof, err = freeLoopbackAddress(); err != nil {
+			return row, err
+		}
+		opts.ManagerArgs = []string{"--pprof-bind-address=" + managerPprof}
+		opts.GatewayArgs = []string{"--pprof"}
+	} else {
+		defer os.RemoveAll(work)
+	}
 	logf("%d AppAPIs: starting the control plane, the manager and the gateway (logs in %s)", n, work)
-	h, err := harness.Start(ctx, harness.Options{Root: c.root, WorkDir: work})
+	h, err := harness.Start(ctx, opts)
 	if err != nil {
 		return row, err
 	}
@@ -165,6 +183,10 @@ func measureScale(c config, n int) (ScaleRow, error) {
 		return row, err
 	}
 
+	if c.scaleProfile != "" {
+		stop := profileProbes(c.scaleProfile, n, map[string]string{"manager": "http://" + managerPprof, "gateway": gw.Admin})
+		defer stop()
+	}
 	var added []time.Duration
 	for i := range scaleProbes {
 		name := fmt.Sprintf("new-%02d", i)
@@ -194,6 +216,56 @@ func measureScale(c config, n int) (ScaleRow, error) {
 	logf("%d AppAPIs: gateway %.0f MiB, manager %.0f MiB, new AppAPI p50 %.2f s max %.2f s, token delete → 401 p50 %.2f s max %.2f s",
 		n, row.GatewayMiB, row.ManagerMiB, row.NewAppAPIP50S, row.NewAppAPIMaxS, row.TokenRevokeP50S, row.TokenRevokeMaxS)
 	return row, nil
+}
+
+// profileProbes records CPU profiles of the manager and the gateway while
+// the probes run, into dir/<process>-<n>.pprof, until the returned stop is
+// called.
+func profileProbes(dir string, n int, bases map[string]string) (stop func()) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		logf("profiles: %v", err)
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for name, base := range bases {
+		wg.Go(func() {
+			path := filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", name, n))
+			// A CPU profile covers a duration fixed when it starts, and the
+			// probes take as long as they take: record 20 s slices, one
+			// file each, until stopped.
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				resp, err := http.Get(base + "/debug/pprof/profile?seconds=20")
+				if err != nil {
+					logf("profile %s: %v", name, err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				_ = os.WriteFile(fmt.Sprintf("%s.%d", path, i), b, 0o644)
+			}
+		})
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+		logf("profiles of the probes at %d AppAPIs in %s (one file per 20 s; merge with go tool pprof -proto)", n, dir)
+	}
+}
+
+// freeLoopbackAddress reserves a loopback port for a process to listen on.
+func freeLoopbackAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 // timeRevocation creates an ApiToken, waits until the gateway accepts it,
