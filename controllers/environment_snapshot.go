@@ -69,8 +69,13 @@ func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmen
 	env := s.env
 	in := translate.Input{Environment: env, SecretValues: map[string]string{}}
 
+	// The AppAPIs are the informer cache's own objects, not copies: copying
+	// 10,000 of them on every reconcile cost more than translating them.
+	// Translate only reads them (a test holds it to that), and
+	// updateAppAPIStatus copies the one it writes.
 	apps := &v1alpha1.AppAPIList{}
-	if err := r.List(ctx, apps, client.InNamespace(env.Namespace), client.MatchingFields{indexAppAPIEnvironment: env.Name}); err != nil {
+	if err := r.List(ctx, apps, client.InNamespace(env.Namespace), client.MatchingFields{indexAppAPIEnvironment: env.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return in, nil, err
 	}
 	in.AppAPIs = apps.Items
