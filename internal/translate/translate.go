@@ -212,11 +212,12 @@ func (t *Translator) compile(app *v1alpha1.AppAPI, route *snapshot.Route, seen m
 }
 
 // digest is the SHA-256 of route's JSON, remembered by the generation of
-// app it came from. Objects without a UID or generation, as local mode's
-// manifests are, are encoded every time.
+// app it came from. Only objects an API server stored (they carry a
+// resourceVersion) are remembered: local mode gives its manifests a UID and
+// generation 1 whatever their content, so they are encoded every time.
 func (t *Translator) digest(app *v1alpha1.AppAPI, route *snapshot.Route, seenGenerations map[generationKey]bool) ([sha256.Size]byte, error) {
 	gk := generationKey{uid: app.UID, name: app.Name, generation: app.Generation}
-	numbered := app.UID != "" && app.Generation > 0
+	numbered := app.ResourceVersion != "" && app.UID != "" && app.Generation > 0
 	if numbered {
 		seenGenerations[gk] = true
 		if d, ok := t.digests[gk]; ok {
