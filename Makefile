@@ -106,6 +106,14 @@ bench-soak: ## Hold the gateway's token endpoint at half its maximum rate for BE
 	BENCH_COMMAND="make bench-soak BENCH_SOAK=$(BENCH_SOAK) BENCH_DURATION=$(BENCH_DURATION) BENCH_CONNECTIONS=$(BENCH_CONNECTIONS)" \
 		$(LOCALBIN)/bench --root $(CURDIR) --soak $(BENCH_SOAK) --duration $(BENCH_DURATION) --connections $(BENCH_CONNECTIONS)
 
+# `make bench-scale`: the Environment sizes of the scale table.
+BENCH_SCALE ?= 10,1000,10000
+
+.PHONY: bench-scale
+bench-scale: envtest ## The scale table: N AppAPIs in one Environment in cluster mode (BENCH_SCALE=10,1000,10000): apply → served, memory, new AppAPI → 200, token delete → 401.
+	go build -o $(LOCALBIN)/bench ./hack/bench
+	BENCH_COMMAND="make bench-scale BENCH_SCALE=$(BENCH_SCALE)" $(LOCALBIN)/bench --root $(CURDIR) --scale $(BENCH_SCALE)
+
 .PHONY: bench-go
 bench-go: envtest ## Run the Go benchmarks of every package (go test -bench).
 	go test ./... -run '^$$' -bench . -benchmem

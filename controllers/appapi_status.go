@@ -3,10 +3,11 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
@@ -61,9 +62,11 @@ func appAPIStatus(old v1alpha1.AppAPIStatus, app *v1alpha1.AppAPI, o appAPIObser
 func (r *EnvironmentReconciler) updateAppAPIStatus(ctx context.Context, app *v1alpha1.AppAPI, o appAPIObservation) error {
 	next := appAPIStatus(app.Status, app, o)
 	verdict := o.Verdict
-	if equality.Semantic.DeepEqual(app.Status, next) {
+	if sameAppAPIStatus(app.Status, next) {
 		return nil
 	}
+	// app belongs to the informer cache (see snapshotInput): write a copy.
+	app = app.DeepCopy()
 	wasRefused := meta.IsStatusConditionFalse(app.Status.Conditions, v1alpha1.ConditionAccepted)
 	oldReason := ""
 	if c := meta.FindStatusCondition(app.Status.Conditions, v1alpha1.ConditionAccepted); c != nil {
@@ -78,4 +81,18 @@ func (r *EnvironmentReconciler) updateAppAPIStatus(ctx context.Context, app *v1a
 		r.Recorder.Eventf(app, nil, corev1.EventTypeWarning, verdict.Reason, "Reject", "generation %d refused: %s", app.Generation, verdict.Message)
 	}
 	return nil
+}
+
+// sameAppAPIStatus is equality.Semantic.DeepEqual for AppAPIStatus, written
+// out: the Environment reconciler compares the status of each of its
+// AppAPIs on every pass, and at 10,000 AppAPIs reflection made that a tenth
+// of the manager's work. A test fails when either type gains a field.
+func sameAppAPIStatus(a, b v1alpha1.AppAPIStatus) bool {
+	return a.ObservedGeneration == b.ObservedGeneration && a.URL == b.URL && a.ServedGeneration == b.ServedGeneration &&
+		slices.EqualFunc(a.Conditions, b.Conditions, sameCondition)
+}
+
+func sameCondition(a, b metav1.Condition) bool {
+	return a.Type == b.Type && a.Status == b.Status && a.ObservedGeneration == b.ObservedGeneration &&
+		a.LastTransitionTime.Equal(&b.LastTransitionTime) && a.Reason == b.Reason && a.Message == b.Message
 }

@@ -45,10 +45,12 @@ func (r *EnvironmentReconciler) reconcileSnapshot(ctx context.Context, s *enviro
 	}
 
 	published := s.state.sequencer.Last()
-	served := map[string]int64{}
+	type object struct{ name, uid string }
+	var served map[object]int64
 	if published != nil {
+		served = make(map[object]int64, len(published.Routes))
 		for _, route := range published.Routes {
-			served[route.Name+"/"+route.UID] = route.Generation
+			served[object{route.Name, route.UID}] = route.Generation
 		}
 		s.observation.SnapshotGeneration = published.Generation
 		s.observation.AppAPIs = int32(len(published.Routes))
@@ -57,7 +59,7 @@ func (r *EnvironmentReconciler) reconcileSnapshot(ctx context.Context, s *enviro
 	var errs []error
 	for i := range apps {
 		app := &apps[i]
-		gen := served[app.Name+"/"+string(app.UID)]
+		gen := served[object{app.Name, string(app.UID)}]
 		errs = append(errs, r.updateAppAPIStatus(ctx, app, appAPIObservation{Verdict: out.AppAPIs[app.Name], Served: gen, URL: gatewayURL(s.env) + app.Spec.Path}))
 	}
 	return errors.Join(errs...)
@@ -69,8 +71,13 @@ func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmen
 	env := s.env
 	in := translate.Input{Environment: env, SecretValues: map[string]string{}}
 
+	// The AppAPIs are the informer cache's own objects, not copies: copying
+	// 10,000 of them on every reconcile cost more than translating them.
+	// Translate only reads them (a test holds it to that), and
+	// updateAppAPIStatus copies the one it writes.
 	apps := &v1alpha1.AppAPIList{}
-	if err := r.List(ctx, apps, client.InNamespace(env.Namespace), client.MatchingFields{indexAppAPIEnvironment: env.Name}); err != nil {
+	if err := r.List(ctx, apps, client.InNamespace(env.Namespace), client.MatchingFields{indexAppAPIEnvironment: env.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return in, nil, err
 	}
 	in.AppAPIs = apps.Items

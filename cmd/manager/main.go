@@ -21,6 +21,7 @@ import (
 func main() {
 	var (
 		metricsAddr  string
+		pprofAddr    string
 		secureMetric bool
 		probeAddr    string
 		leaderElect  bool
@@ -30,6 +31,7 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; 0 disables it.")
 	flag.BoolVar(&secureMetric, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address of net/http/pprof (/debug/pprof/); empty disables it. Opt-in: profiles show the manager's work.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one of several replicas reconciles.")
 	election.bindFlags(flag.CommandLine)
 	flag.StringVar(&opts.GatewayImage, "gateway-image", "ghcr.io/appapi-dev/appapi-gateway:dev", "Gateway image of Environments that name none.")
@@ -54,6 +56,7 @@ func main() {
 		Cache:                   controllers.CacheOptions(),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "appapi-manager.appapi.dev",
 		LeaderElectionNamespace: election.namespace,

@@ -19,5 +19,15 @@ func (g *Gateway) CachedRoutes() int {
 	if cfg == nil {
 		return 0
 	}
-	return len(cfg.compiled)
+	return len(cfg.compiledRoutes.byDigest)
+}
+
+// ServedRouter is the served config's router, for tests that check a load
+// kept it.
+func (g *Gateway) ServedRouter() any {
+	cfg := g.current.Load()
+	if cfg == nil {
+		return nil
+	}
+	return cfg.Router
 }

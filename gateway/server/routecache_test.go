@@ -89,6 +89,36 @@ func TestReloadWithoutRouteChangesCompilesNothing(t *testing.T) {
 	}
 }
 
+// TestReloadWithTheSameRoutesKeepsTheRouter: a snapshot reader returns the
+// routes it returned last when no shard changed (a token or secret edit);
+// the gateway then keeps its router and endpoints whole, and serves the
+// rest of the new snapshot.
+func TestReloadWithTheSameRoutesKeepsTheRouter(t *testing.T) {
+	first := cacheSnapshot(1, "a1", "c1")
+	f := newFixture(t, first)
+	router := f.gw.ServedRouter()
+
+	next := *first
+	next.Generation = 2
+	next.Variables = map[string]string{"region": "eu-west"}
+	load(t, f, &next)
+	if f.gw.ServedRouter() != router {
+		t.Error("the router was built again for the same routes")
+	}
+	if got := f.do(t, "GET", "/b", nil, nil).wantOK(t)["region"]; got != "eu-west" {
+		t.Errorf("GET /b answers region %v, want the new variable eu-west", got)
+	}
+
+	edited := cacheSnapshot(3, "a2", "c1")
+	load(t, f, edited)
+	if f.gw.ServedRouter() == router {
+		t.Error("the router was kept for other routes")
+	}
+	if got := f.do(t, "GET", "/a", nil, nil).wantOK(t)["version"]; got != "a2" {
+		t.Errorf("GET /a answers version %v, want a2", got)
+	}
+}
+
 // TestReloadForgetsRemovedRoutes: a route the new snapshot does not have
 // leaves the cache, and comes back compiled anew.
 func TestReloadForgetsRemovedRoutes(t *testing.T) {

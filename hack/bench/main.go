@@ -15,20 +15,23 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
 type config struct {
-	root        string
-	duration    time.Duration
-	warmup      time.Duration
-	connections int
-	docs, json  string
-	rounds      int
-	from        string
-	soak        time.Duration
+	root         string
+	duration     time.Duration
+	warmup       time.Duration
+	connections  int
+	docs, json   string
+	rounds       int
+	from         string
+	soak         time.Duration
+	scale        []int
+	scaleProfile string
 }
 
 func main() {
@@ -47,12 +50,29 @@ func main() {
 	flag.StringVar(&c.docs, "docs", "docs/benchmarks.md", "Markdown file whose section between the bench markers is rewritten; empty for none.")
 	flag.StringVar(&c.json, "json", "bench/results.json", "Results file; empty for none.")
 	flag.DurationVar(&c.soak, "soak", 0, "Instead of the side-by-side runs: hold the gateway's token endpoint at half its maximum rate this long, and write the soak section and bench/soak.json.")
+	flag.Func("scale", "Instead of the side-by-side runs: the scale table at these Environment sizes (comma-separated AppAPI counts, e.g. 10,1000,10000), in cluster mode with the control plane from bin/k8s; writes its section and bench/scale.json.", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return fmt.Errorf("%q is not a positive AppAPI count", f)
+			}
+			c.scale = append(c.scale, n)
+		}
+		return nil
+	})
+	flag.StringVar(&c.scaleProfile, "scale-profile", "", "With --scale: record CPU profiles of the manager and the gateway during the probes into this directory, and keep the logs.")
 	flag.StringVar(&c.from, "from", "", "Measure nothing: rewrite the report from this results file (after a change to the report's text).")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
 	if c.from != "" {
 		if err := rewrite(c); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if len(c.scale) > 0 {
+		if err := runScale(c, commandLine()); err != nil {
 			log.Fatal(err)
 		}
 		return

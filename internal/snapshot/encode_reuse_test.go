@@ -31,7 +31,7 @@ func TestEncodeShardIsTheArrayCompressedAtOnce(t *testing.T) {
 		if err := zw.Close(); err != nil {
 			t.Fatal(err)
 		}
-		got, fits, err := encodeShard(routes)
+		got, fits, err := encodeShard(pointers(routes))
 		if err != nil || !fits {
 			t.Fatalf("%d routes: fits %v, err %v", len(routes), fits, err)
 		}
@@ -75,4 +75,12 @@ func TestEncodeReusesUnchangedShards(t *testing.T) {
 	if reused != len(got.Shards)-1 {
 		t.Errorf("%d of %d shards reused after one edit, want all but one", reused, len(got.Shards))
 	}
+}
+
+func pointers(routes []Route) []*Route {
+	out := make([]*Route, len(routes))
+	for i := range routes {
+		out[i] = &routes[i]
+	}
+	return out
 }

@@ -52,6 +52,8 @@ type Options struct {
 	Replicas int
 	// ManagerArgs are added to every manager's command line.
 	ManagerArgs []string
+	// GatewayArgs are added to every gateway's command line.
+	GatewayArgs []string
 }
 
 // Harness is a running control plane, manager and gateways.
@@ -337,9 +339,9 @@ func (h *Harness) startGateway(key types.NamespacedName) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := startProcess(filepath.Join(h.opts.Root, "bin", "gateway"), h.logPath(name),
-		"--namespace="+key.Namespace, "--environment="+key.Name, "--kubeconfig="+kubeconfig,
-		"--listen="+listen, "--admin-listen="+admin, "--drain-timeout=2s")
+	args := append([]string{"--namespace=" + key.Namespace, "--environment=" + key.Name, "--kubeconfig=" + kubeconfig,
+		"--listen=" + listen, "--admin-listen=" + admin, "--drain-timeout=2s"}, h.opts.GatewayArgs...)
+	p, err := startProcess(filepath.Join(h.opts.Root, "bin", "gateway"), h.logPath(name), args...)
 	if err != nil {
 		return nil, err
 	}
