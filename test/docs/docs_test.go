@@ -42,7 +42,7 @@ var exampleDocs = []string{"docs/operations.md", "docs/gitops.md", "README.md"}
 // operations are the step operations, by field name, in the order of
 // v1alpha1.Step. A new operation is added here, and
 // TestEveryOperationIsEverywhere then says what else it needs.
-var operations = []string{"http", "transform", "respond", "validate", "jwt", "call", "wait", "xmlToJson"}
+var operations = []string{"http", "transform", "respond", "validate", "jwt", "call", "wait", "xmlToJson", "store"}
 
 // yamlBlock is one ```yaml fenced block of a Markdown file.
 type yamlBlock struct {
