@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
@@ -280,6 +281,9 @@ func TestSwapWaitsForRequestsInFlight(t *testing.T) {
 		_, _ = w.Write([]byte(`{}`))
 	}))
 	t.Cleanup(upstream.Close)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before upstream.Close, which waits for the handler
 	slow := openRoute("slow", "POST", "/slow", "steps.save",
 		v1alpha1.Step{Name: "wait", HTTP: &v1alpha1.HTTPOperation{URL: upstream.URL}},
 		v1alpha1.Step{Name: "save", Store: &v1alpha1.StoreOperation{Collection: "slow", Operation: v1alpha1.StoreInsert, Value: "{'id': 'late'}"}})
@@ -310,7 +314,7 @@ func TestSwapWaitsForRequestsInFlight(t *testing.T) {
 		t.Fatal("the SQLite file was closed while a request that started with it was running")
 	default:
 	}
-	close(release)
+	unblock()
 	if r := <-done; r.StatusCode != http.StatusOK {
 		t.Fatalf("the request in flight during the swap: %d %s", r.StatusCode, r.body)
 	}
