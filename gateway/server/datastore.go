@@ -212,7 +212,7 @@ func (h *storeHandle) current() (datastore.Store, error) {
 func (h *storeHandle) ready(ctx context.Context) error {
 	s, err := h.current()
 	if err != nil {
-		return fmt.Errorf("%s not open (unreachable)", h.target.kind)
+		return fmt.Errorf("%s not open", h.target.kind)
 	}
 	if err := s.Ping(ctx); err != nil {
 		return fmt.Errorf("%s unreachable", h.target.kind)
