@@ -112,7 +112,8 @@ func (m *Metrics) StepDone(appAPI, step, operation string, d time.Duration, err 
 }
 
 // storeOperations are the operations of a store step.
-var storeOperations = []string{"insert", "get", "query", "put", "patch", "delete"}
+var storeOperations = []string{string(v1alpha1.StoreInsert), string(v1alpha1.StoreGet), string(v1alpha1.StoreQuery),
+	string(v1alpha1.StorePut), string(v1alpha1.StorePatch), string(v1alpha1.StoreDelete)}
 
 // StoreOutcomes are the outcomes of a datastore operation: ok, or the
 // failure the datastore reported.

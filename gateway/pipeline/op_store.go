@@ -333,8 +333,10 @@ func (op *storeOp) failure(ctx context.Context, err error) error {
 	case errors.Is(err, datastore.ErrTooLarge):
 		return newError(http.StatusRequestEntityTooLarge, TitleRecordTooLarge, "a record in %s may be at most %d bytes as JSON", where, datastore.MaxRecordBytes)
 	case errors.Is(err, datastore.ErrInvalid):
-		// The datastore words these for the caller: which value and why.
-		return newError(http.StatusUnprocessableEntity, TitleInvalidStoreRequest, "%s: %v", where, err)
+		// The datastore words these for the caller: which value and why,
+		// after the sentinel's text, which the title already says.
+		why := strings.TrimPrefix(err.Error(), datastore.ErrInvalid.Error()+": ")
+		return newError(http.StatusUnprocessableEntity, TitleInvalidStoreRequest, "%s: %s", where, why)
 	case errors.Is(err, datastore.ErrUnavailable):
 		e := newError(http.StatusServiceUnavailable, TitleDatastoreUnavailable, "the datastore cannot be reached; retry shortly")
 		e.RetryAfter = storeRetryAfter

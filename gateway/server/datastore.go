@@ -212,7 +212,7 @@ func (h *storeHandle) current() (datastore.Store, error) {
 func (h *storeHandle) ready(ctx context.Context) error {
 	s, err := h.current()
 	if err != nil {
-		return fmt.Errorf("%s not open (unreachable)", h.target.kind)
+		return fmt.Errorf("%s not open", h.target.kind)
 	}
 	if err := s.Ping(ctx); err != nil {
 		return fmt.Errorf("%s unreachable", h.target.kind)
@@ -320,9 +320,9 @@ func openDatastore(ctx context.Context, t storeTarget) (datastore.Store, error) 
 		if err := os.MkdirAll(filepath.Dir(t.location), 0o700); err != nil {
 			return nil, err
 		}
-		return nil, nil //TMPX
+		return datastore.OpenSQLite(ctx, t.location)
 	case snapshot.DatastorePostgres:
-		return nil, nil //TMPY
+		return datastore.OpenPostgres(ctx, t.location)
 	}
 	return nil, fmt.Errorf("datastore kind %q is not sqlite or postgres", t.kind)
 }

@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/internal/snapshot"
+	"github.com/appapi-dev/appapi/internal/testutil"
 )
 
 // contactRoutes are the AppAPIs of a contact list kept in the datastore:
@@ -186,7 +189,7 @@ func TestPostgresUnreachable(t *testing.T) {
 	t.Cleanup(admin.Close)
 	ready := send(t, admin.Client(), "GET", admin.URL+"/readyz", nil, nil)
 	if ready.StatusCode != http.StatusServiceUnavailable ||
-		!strings.Contains(string(ready.body), "[+]snapshot ok\n[-]datastore failed: postgres not open (unreachable)\n") {
+		!strings.Contains(string(ready.body), "[+]snapshot ok\n[-]datastore failed: postgres unreachable\n") {
 		t.Errorf("/readyz: %d %s", ready.StatusCode, ready.body)
 	}
 	if r := send(t, admin.Client(), "GET", admin.URL+"/readyz?exclude=datastore", nil, nil); r.StatusCode != http.StatusOK || string(r.body) != "ok\n" {
@@ -197,8 +200,8 @@ func TestPostgresUnreachable(t *testing.T) {
 		t.Errorf("/readyz?exclude=datastore&verbose: %d %s", r.StatusCode, r.body)
 	}
 
-	if !strings.Contains(f.log.String(), "datastore not open") {
-		t.Errorf("the log does not say the datastore is not open:\n%s", f.log.String())
+	if !strings.Contains(f.log.String(), `"title":"Datastore unavailable"`) {
+		t.Errorf("the log does not say why the store step failed:\n%s", f.log.String())
 	}
 	for where, text := range map[string]string{"the log": f.log.String(), "the problem": string(r.body), "/readyz": string(ready.body)} {
 		if strings.Contains(text, password) || strings.Contains(text, "postgres://") {
@@ -280,6 +283,9 @@ func TestSwapWaitsForRequestsInFlight(t *testing.T) {
 		_, _ = w.Write([]byte(`{}`))
 	}))
 	t.Cleanup(upstream.Close)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before upstream.Close, which waits for the handler
 	slow := openRoute("slow", "POST", "/slow", "steps.save",
 		v1alpha1.Step{Name: "wait", HTTP: &v1alpha1.HTTPOperation{URL: upstream.URL}},
 		v1alpha1.Step{Name: "save", Store: &v1alpha1.StoreOperation{Collection: "slow", Operation: v1alpha1.StoreInsert, Value: "{'id': 'late'}"}})
@@ -310,7 +316,7 @@ func TestSwapWaitsForRequestsInFlight(t *testing.T) {
 		t.Fatal("the SQLite file was closed while a request that started with it was running")
 	default:
 	}
-	close(release)
+	unblock()
 	if r := <-done; r.StatusCode != http.StatusOK {
 		t.Fatalf("the request in flight during the swap: %d %s", r.StatusCode, r.body)
 	}
@@ -327,5 +333,48 @@ func TestSwapWaitsForRequestsInFlight(t *testing.T) {
 	}
 	if got := g.do(t, "GET", "/slow/late", nil, nil).wantOK(t); got["id"] != "late" {
 		t.Errorf("the record stored during the swap: %v", got)
+	}
+}
+
+// TestDatastoreOpenRetried: a datastore that cannot be opened (here, its
+// directory is a file) leaves the snapshot served, store steps answering
+// 503 and /readyz failing, and opens on its own once the cause is gone.
+func TestDatastoreOpenRetried(t *testing.T) {
+	blocked := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(blocked, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, nil)
+	f.gw.SetDataDir(blocked)
+	t.Cleanup(func() { _ = f.gw.Close(t.Context()) })
+	if err := f.gw.Load(sqliteSnapshot(1, append(contactRoutes(), openRoute("ping", "GET", "/ping", "{'pong': true}"))...)); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	r := f.do(t, "GET", "/contacts/c1", nil, nil)
+	if p := r.wantProblem(t, http.StatusServiceUnavailable); p.Title != "Datastore unavailable" || r.Header.Get("Retry-After") != "5" {
+		t.Errorf("store step: %+v, Retry-After %q", p, r.Header.Get("Retry-After"))
+	}
+	f.do(t, "GET", "/ping", nil, nil).wantOK(t)
+	admin := httptest.NewServer(f.gw.AdminHandler())
+	t.Cleanup(admin.Close)
+	if r := send(t, admin.Client(), "GET", admin.URL+"/readyz", nil, nil); r.StatusCode != 503 || !strings.Contains(string(r.body), "[-]datastore failed: sqlite not open\n") {
+		t.Errorf("/readyz: %d %s", r.StatusCode, r.body)
+	}
+	if !strings.Contains(f.log.String(), "datastore not open; store steps answer 503 until it is; retrying") {
+		t.Errorf("the log does not say the datastore is retried:\n%s", f.log.String())
+	}
+
+	if err := os.Remove(blocked); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, time.Minute, "the datastore opens once its directory can be made", func() error {
+		if r := send(t, admin.Client(), "GET", admin.URL+"/readyz", nil, nil); r.StatusCode != 200 {
+			return fmt.Errorf("/readyz: %d %s", r.StatusCode, r.body)
+		}
+		return nil
+	})
+	h, b := jsonBody(`{"id": "c1", "name": "late"}`)
+	if r := f.do(t, "POST", "/contacts", h, b); r.StatusCode != http.StatusCreated {
+		t.Errorf("POST after the datastore opened: %d %s", r.StatusCode, r.body)
 	}
 }
