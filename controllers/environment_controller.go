@@ -86,11 +86,12 @@ func (s *environmentScope) setStatus(err error) {
 // +kubebuilder:rbac:groups=appapi.dev,resources=environments/finalizers;apitokens/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;serviceaccounts;configmaps;secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one Environment's gateway and snapshot up to date, in
-// phases: signing key, gateway objects, snapshot.
+// phases: signing key, datastore claim, gateway objects, snapshot.
 func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	return (&objectReconciler[*v1alpha1.Environment, *environmentScope]{
 		client:    r.Client,
@@ -104,6 +105,7 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		},
 		phases: []func(context.Context, *environmentScope) error{
 			r.reconcileSigningKey,
+			r.reconcileDatastore,
 			r.reconcileGateway,
 			r.reconcileSnapshot,
 		},
@@ -284,6 +286,7 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.Secret{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
 		// AppAPI status is ours to write, so only spec changes matter.
 		Watches(&v1alpha1.AppAPI{}, handler.EnqueueRequestsFromMapFunc(byEnvironmentField),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -91,10 +92,6 @@ func desiredDeployment(env *v1alpha1.Environment, defaultImage string) *appsv1ac
 	if image == "" {
 		image = defaultImage
 	}
-	replicas := int32(1)
-	if env.Spec.Gateway.Replicas != nil {
-		replicas = *env.Spec.Gateway.Replicas
-	}
 	resources := gatewayResources(env.Spec.Gateway.Resources)
 	args := []string{"--namespace=" + env.Namespace, "--environment=" + env.Name,
 		"--listen=:" + strconv.Itoa(GatewayHTTPPort), "--admin-listen=:" + strconv.Itoa(GatewayAdminPort),
@@ -102,6 +99,10 @@ func desiredDeployment(env *v1alpha1.Environment, defaultImage string) *appsv1ac
 		"--drain-timeout=" + drainTimeout(env).String()}
 	if limit := resources.Limits.Memory(); !limit.IsZero() {
 		args = append(args, "--memory-limit="+strconv.FormatInt(gatewayMemoryBudget(limit.Value()), 10))
+	}
+	sqlite := sqliteDatastore(env) != nil
+	if sqlite {
+		args = append(args, "--data-dir="+DataDir)
 	}
 	probe := func(path string) *corev1ac.ProbeApplyConfiguration {
 		return corev1ac.Probe().WithHTTPGet(corev1ac.HTTPGetAction().WithPath(path).WithPort(intstr.FromString("admin"))).
@@ -114,7 +115,11 @@ func desiredDeployment(env *v1alpha1.Environment, defaultImage string) *appsv1ac
 		WithPorts(
 			corev1ac.ContainerPort().WithName("http").WithContainerPort(GatewayHTTPPort).WithProtocol(corev1.ProtocolTCP),
 			corev1ac.ContainerPort().WithName("admin").WithContainerPort(GatewayAdminPort).WithProtocol(corev1.ProtocolTCP)).
-		WithReadinessProbe(probe("/readyz")).
+		// Not the datastore's check: an unreachable PostgreSQL fails only
+		// the store steps (503 with Retry-After), and taking the Pod out of
+		// the Service would also stop every AppAPI that stores nothing.
+		// Monitoring reads the full /readyz; see docs/operations.md.
+		WithReadinessProbe(probe("/readyz?exclude=datastore")).
 		WithLivenessProbe(probe("/healthz").WithFailureThreshold(3)).
 		WithResources(resourcesApplyConfiguration(resources)).
 		WithSecurityContext(corev1ac.SecurityContext().
@@ -124,21 +129,39 @@ func desiredDeployment(env *v1alpha1.Environment, defaultImage string) *appsv1ac
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")).
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)))
 
+	podSecurity := corev1ac.PodSecurityContext().WithRunAsNonRoot(true)
+	pod := corev1ac.PodSpec().
+		WithServiceAccountName(gatewayName(env.Name)).
+		// In-flight requests drain on SIGTERM; give them the
+		// longest pipeline the Environment allows, and more.
+		WithTerminationGracePeriodSeconds(terminationGraceSeconds(env))
+	// maxSurge and maxUnavailable are the API server's defaults, written
+	// out so that they are this field manager's: a later switch to
+	// Recreate, which forbids them, then removes them.
+	strategy := appsv1ac.DeploymentStrategy().WithType(appsv1.RollingUpdateDeploymentStrategyType).
+		WithRollingUpdate(appsv1ac.RollingUpdateDeployment().
+			WithMaxSurge(intstr.FromString("25%")).WithMaxUnavailable(intstr.FromString("25%")))
+	if sqlite {
+		container.WithVolumeMounts(corev1ac.VolumeMount().WithName("data").WithMountPath(DataDir))
+		pod.WithVolumes(corev1ac.Volume().WithName("data").
+			WithPersistentVolumeClaim(corev1ac.PersistentVolumeClaimVolumeSource().WithClaimName(dataClaimName(env.Name))))
+		// A new volume belongs to root; the gateway's group may write it.
+		podSecurity.WithFSGroup(gatewayUID).WithFSGroupChangePolicy(corev1.FSGroupChangeOnRootMismatch)
+		// The old Pod stops before the new one starts: two processes
+		// must never open the SQLite file at once.
+		strategy = appsv1ac.DeploymentStrategy().WithType(appsv1.RecreateDeploymentStrategyType)
+	}
+
 	return appsv1ac.Deployment(gatewayName(env.Name), env.Namespace).
 		WithLabels(gatewayLabels(env.Name)).
 		WithOwnerReferences(ownerReference(env)).
 		WithSpec(appsv1ac.DeploymentSpec().
-			WithReplicas(replicas).
+			WithReplicas(gatewayReplicas(env)).
+			WithStrategy(strategy).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(gatewaySelector(env.Name))).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(gatewayLabels(env.Name)).
-				WithSpec(corev1ac.PodSpec().
-					WithServiceAccountName(gatewayName(env.Name)).
-					WithSecurityContext(corev1ac.PodSecurityContext().WithRunAsNonRoot(true)).
-					// In-flight requests drain on SIGTERM; give them the
-					// longest pipeline the Environment allows, and more.
-					WithTerminationGracePeriodSeconds(terminationGraceSeconds(env)).
-					WithContainers(container))))
+				WithSpec(pod.WithSecurityContext(podSecurity).WithContainers(container))))
 }
 
 // gatewayResources are the user's, or small requests that let the

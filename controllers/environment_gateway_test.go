@@ -64,3 +64,21 @@ func TestGatewayMemoryLimit(t *testing.T) {
 		t.Errorf("args %v have a --memory-limit without a container limit", args)
 	}
 }
+
+// TestGatewayReadinessIgnoresTheDatastore: the readiness probe leaves out
+// the datastore's check, so an unreachable PostgreSQL does not take the
+// gateway out of its Service (every AppAPI that stores nothing keeps
+// working); monitoring reads the full /readyz.
+func TestGatewayReadinessIgnoresTheDatastore(t *testing.T) {
+	env := &v1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Name: "prod", Namespace: "shop"}}
+	env.Spec.Datastore = &v1alpha1.DatastoreSpec{Postgres: &v1alpha1.PostgresDatastore{SecretKeyRef: v1alpha1.SecretKeyReference{Name: "db", Key: "url"}}}
+	env.Spec.Gateway.Replicas = new(int32(3))
+	d := desiredDeployment(env, "gateway:test")
+	c := d.Spec.Template.Spec.Containers[0]
+	if got := *c.ReadinessProbe.HTTPGet.Path; got != "/readyz?exclude=datastore" {
+		t.Errorf("readiness probe path %q, want /readyz?exclude=datastore", got)
+	}
+	if *d.Spec.Replicas != 3 {
+		t.Errorf("replicas = %d: PostgreSQL serves any number of replicas", *d.Spec.Replicas)
+	}
+}

@@ -127,9 +127,10 @@ func (r *EnvironmentReconciler) snapshotInput(ctx context.Context, s *environmen
 	if err != nil {
 		return in, nil, err
 	}
-	in.SecretValues = secrets.Values
+	in.SecretValues, in.DatastoreURL = secrets.Values, secrets.DatastoreURL
 	s.observation.MissingSecrets, s.observation.RefusedSecrets = secrets.Missing, secrets.Refused
-	if len(env.Spec.Secrets) > 0 {
+	s.observation.DatastoreProblem = secrets.DatastoreProblem
+	if len(env.Spec.Secrets) > 0 || env.Spec.Datastore != nil && env.Spec.Datastore.Postgres != nil {
 		s.requeueSoonerThan(secretResyncInterval)
 	}
 	return in, apps.Items, nil

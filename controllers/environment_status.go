@@ -8,14 +8,24 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/internal/translate"
 )
 
 // environmentObservation is what a reconcile found, the input of environmentStatus.
 type environmentObservation struct {
-	URL                string
-	SigningKeyErr      error
-	MissingSecrets     []string
-	RefusedSecrets     []string
+	URL            string
+	SigningKeyErr  error
+	MissingSecrets []string
+	RefusedSecrets []string
+	// DatastoreProblem is why the PostgreSQL datastore's URL cannot be used.
+	DatastoreProblem *translate.Problem
+	// RefusedReplicas is spec.gateway.replicas when an SQLite datastore
+	// holds the gateway to one replica; 0 otherwise.
+	RefusedReplicas int32
+	// DataClaimNotes say what of spec.datastore.sqlite the claim does not
+	// follow (a smaller size, another class, a growth the API server
+	// refused); they do not make the Environment unready.
+	DataClaimNotes     []string
 	SnapshotErr        *snapshotError
 	Deployment         *appsv1.Deployment
 	AppAPIs, Tokens    int32
@@ -37,6 +47,9 @@ func environmentStatus(old v1alpha1.EnvironmentStatus, env *v1alpha1.Environment
 	}
 	st.AppAPIs, st.Tokens, st.SnapshotGeneration = o.AppAPIs, o.Tokens, o.SnapshotGeneration
 	ready, reason, message := environmentReadiness(o)
+	for _, note := range o.DataClaimNotes {
+		message += "; " + note
+	}
 	setCondition(&st.Conditions, generation, v1alpha1.ConditionReady, ready, reason, message)
 	setStalled(&st.Conditions, generation, v1alpha1.EnvironmentStalledReasons, reason, message)
 	// Written only after a reconcile without errors, so that kstatus reads
@@ -58,6 +71,13 @@ func environmentReadiness(o environmentObservation) (bool, v1alpha1.Reason, stri
 	case len(o.MissingSecrets) > 0:
 		return false, v1alpha1.ReasonSecretNotFound,
 			"spec.secrets: missing " + strings.Join(o.MissingSecrets, ", ") + "; expressions that read them fail"
+	case o.DatastoreProblem != nil:
+		return false, o.DatastoreProblem.Reason, o.DatastoreProblem.Message
+	case o.RefusedReplicas > 1:
+		return false, v1alpha1.ReasonEmbeddedDatastoreSingleReplica, fmt.Sprintf(
+			"spec.gateway.replicas is %d, but spec.datastore.sqlite keeps the records in a file that one gateway process opens: "+
+				"set spec.gateway.replicas to 1, or use spec.datastore.postgres to run several replicas; the gateway runs 1 replica meanwhile",
+			o.RefusedReplicas)
 	case o.Deployment == nil:
 		return false, v1alpha1.ReasonProgressing, "creating the gateway Deployment"
 	}

@@ -26,6 +26,7 @@ const (
 	ComponentCredentials = "credentials"
 	ComponentTokenRecord = "token-record"
 	ComponentToken       = "token"
+	ComponentData        = "data"
 
 	// Finalizer lets the controllers clean up before an Environment or
 	// ApiToken goes: revoke a token, delete a gateway.
@@ -41,6 +42,10 @@ const (
 func gatewayName(environment string) string { return "appapi-" + environment }
 
 func signingKeyName(environment string) string { return "appapi-" + environment + "-signing-key" }
+
+// dataClaimName names the PersistentVolumeClaim of an Environment's SQLite
+// datastore.
+func dataClaimName(environment string) string { return "appapi-" + environment + "-data" }
 
 // tokenRecordName has a dot, which no Environment name has, so that no
 // ApiToken's record can take the name of an Environment's object

@@ -33,9 +33,9 @@ func NewScheme() *runtime.Scheme {
 	return s
 }
 
-// CacheOptions restrict the manager's caches of Secrets and ConfigMaps to
-// the objects the controllers create, so the manager does not hold every
-// Secret of the cluster in memory. Users' Secrets named by
+// CacheOptions restrict the manager's caches of Secrets, ConfigMaps and
+// PersistentVolumeClaims to the objects the controllers create, so the
+// manager does not hold every Secret or claim of the cluster in memory. Users' Secrets named by
 // Environment.spec.secrets are read directly from the API server, and so
 // are the token Secrets: a token's text is kept out of the cache too.
 func CacheOptions() cache.Options {
@@ -45,6 +45,8 @@ func CacheOptions() cache.Options {
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Secret{}:    {Label: own.Add(*notTokens)},
 		&corev1.ConfigMap{}: {Label: own},
+		// The claims of SQLite datastores.
+		&corev1.PersistentVolumeClaim{}: {Label: own},
 	}}
 }
 

@@ -180,9 +180,11 @@ func TestAppAPIOfAMissingEnvironment(t *testing.T) {
 func TestEnvironmentSecretsArePublishedOnlyInTheCredentialsSecret(t *testing.T) {
 	ns := newNamespace(t)
 	const value = "s3cret-value-0123456789"
+	const url = "postgres://shop:pg-s3cret-9876543210@db.shop.svc:5432/shop"
 	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jwt", Labels: map[string]string{v1alpha1.EnvironmentSecretLabel: "true"}},
-		Data: map[string][]byte{"key": []byte(value)}})
+		Data: map[string][]byte{"key": []byte(value), "url": []byte(url)}})
 	env := newEnvironment(ns, "prod")
+	env.Spec.Datastore = &v1alpha1.DatastoreSpec{Postgres: &v1alpha1.PostgresDatastore{SecretKeyRef: v1alpha1.SecretKeyReference{Name: "jwt", Key: "url"}}}
 	env.Spec.Secrets = []v1alpha1.EnvironmentSecret{
 		{Name: "signing", SecretKeyRef: v1alpha1.SecretKeyReference{Name: "jwt", Key: "key"}},
 		{Name: "missing", SecretKeyRef: v1alpha1.SecretKeyReference{Name: "nope", Key: "key"}},
@@ -202,6 +204,9 @@ func TestEnvironmentSecretsArePublishedOnlyInTheCredentialsSecret(t *testing.T) 
 	if s.Credentials.Secrets["signing"] != value {
 		t.Fatalf("the secret value is not in the published credentials")
 	}
+	if s.Credentials.DatastoreURL != url {
+		t.Fatalf("the datastore's URL is not in the published credentials")
+	}
 	waitAppAPI(t, ns, "broken", metav1.ConditionFalse, v1alpha1.ReasonSecretRefNotFound, metav1.ConditionFalse, v1alpha1.ReasonNotServed)
 	eventually(t, "the Environment reports the missing secret", func() error {
 		if err := get(t, ns, "prod", env); err != nil {
@@ -213,7 +218,7 @@ func TestEnvironmentSecretsArePublishedOnlyInTheCredentialsSecret(t *testing.T) 
 	if !strings.Contains(ready.Message, `"nope"`) {
 		t.Errorf("Ready message %q does not name the missing Secret", ready.Message)
 	}
-	assertNotOutsideSecrets(t, ns, value)
+	assertNotOutsideSecrets(t, ns, value, url, "pg-s3cret-9876543210")
 }
 
 // TestEnvironmentReadsOnlySecretsThatConsent: a Secret without the label

@@ -61,6 +61,21 @@ func TestEnvironmentStatus(t *testing.T) {
 			wantReason: v1alpha1.ReasonSecretNotFound, wantMessage: `Secret "x"`, wantObsGen: 5},
 		{name: "secret without consent", obs: environmentObservation{Deployment: deployment(1, true, true), RefusedSecrets: []string{`db (Secret "x")`}},
 			wantReason: v1alpha1.ReasonSecretNotAllowed, wantMessage: "appapi.dev/environment-secret=true", wantObsGen: 5, wantStalled: true},
+		{name: "sqlite with more than one replica", obs: environmentObservation{Deployment: deployment(1, true, true), RefusedReplicas: 3},
+			wantReason: v1alpha1.ReasonEmbeddedDatastoreSingleReplica, wantMessage: "spec.gateway.replicas is 3, but spec.datastore.sqlite keeps the records in a file that one gateway process opens: " +
+				"set spec.gateway.replicas to 1, or use spec.datastore.postgres to run several replicas; the gateway runs 1 replica meanwhile", wantObsGen: 5, wantStalled: true},
+		{name: "datastore URL missing", obs: environmentObservation{Deployment: deployment(1, true, true),
+			DatastoreProblem: &translate.Problem{Reason: v1alpha1.ReasonSecretNotFound, Message: "spec.datastore.postgres.secretKeyRef: key \"url\" of Secret \"db\" does not exist"}},
+			wantReason: v1alpha1.ReasonSecretNotFound, wantMessage: "spec.datastore.postgres.secretKeyRef", wantObsGen: 5},
+		{name: "datastore URL without consent", obs: environmentObservation{Deployment: deployment(1, true, true),
+			DatastoreProblem: &translate.Problem{Reason: v1alpha1.ReasonSecretNotAllowed, Message: "spec.datastore.postgres.secretKeyRef: Secret \"db\" lacks the label"}},
+			wantReason: v1alpha1.ReasonSecretNotAllowed, wantMessage: "spec.datastore.postgres.secretKeyRef", wantObsGen: 5, wantStalled: true},
+		{name: "datastore URL invalid", obs: environmentObservation{Deployment: deployment(1, true, true),
+			DatastoreProblem: &translate.Problem{Reason: v1alpha1.ReasonDatastoreURLInvalid, Message: "spec.datastore.postgres.secretKeyRef: key \"url\" of Secret \"db\" is not a postgres:// or postgresql:// URL"}},
+			wantReason: v1alpha1.ReasonDatastoreURLInvalid, wantMessage: "is not a postgres://", wantObsGen: 5, wantStalled: true},
+		{name: "a claim that does not follow the spec is noted, and the Environment stays ready", obs: environmentObservation{Deployment: deployment(1, true, true),
+			DataClaimNotes: []string{"spec.datastore.sqlite.storage 1Gi is smaller than the 2Gi PersistentVolumeClaim appapi-prod-data requests"}},
+			wantReady: true, wantReason: v1alpha1.ReasonGatewayAvailable, wantMessage: "1 of 1 gateway replicas available; spec.datastore.sqlite.storage 1Gi is smaller", wantObsGen: 5},
 		{name: "reconcile error keeps observedGeneration", obs: environmentObservation{ReconcileErr: errors.New("connection refused")},
 			wantReason: v1alpha1.ReasonReconcileFailed, wantMessage: "connection refused", wantObsGen: 4},
 	}
@@ -149,6 +164,7 @@ func TestAppAPIStatus(t *testing.T) {
 	accepted := translate.Verdict{Accepted: true, Reason: v1alpha1.ReasonAccepted, Message: "valid"}
 	refused := translate.Verdict{Reason: v1alpha1.ReasonInvalidExpression, Message: "spec.response.body: syntax error"}
 	waiting := translate.Verdict{Reason: v1alpha1.ReasonTokenNotFound, Message: "no ApiToken x"}
+	noDatastore := translate.Verdict{Reason: v1alpha1.ReasonNoDatastore, Message: `spec.steps[0].store: step "save" is a store step, but environment "prod" has no spec.datastore`}
 	tests := []struct {
 		name         string
 		verdict      translate.Verdict
@@ -164,6 +180,8 @@ func TestAppAPIStatus(t *testing.T) {
 		{name: "refused until a named token exists", verdict: waiting, wantReason: v1alpha1.ReasonNotServed},
 		{name: "accepted earlier, refused now, still served", verdict: waiting, served: 4, wantReady: true, wantReason: v1alpha1.ReasonServed},
 		{name: "accepted but not published", verdict: accepted, wantAccepted: true, wantReason: v1alpha1.ReasonNotServed},
+		// Fixed by giving the Environment a datastore, not by editing the AppAPI.
+		{name: "refused until the Environment has a datastore", verdict: noDatastore, wantReason: v1alpha1.ReasonNotServed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,10 +42,12 @@ const (
 	ReasonGatewayAvailable Reason = "GatewayAvailable"
 	// ReasonGatewayUnavailable: the gateway Deployment has no available replicas yet.
 	ReasonGatewayUnavailable Reason = "GatewayUnavailable"
-	// ReasonSecretNotFound: a spec.secrets entry names a Secret or key that does not exist.
+	// ReasonSecretNotFound: a spec.secrets entry, or
+	// spec.datastore.postgres.secretKeyRef, names a Secret or key that does not exist.
 	ReasonSecretNotFound Reason = "SecretNotFound"
-	// ReasonSecretNotAllowed: a spec.secrets entry names a Secret without the
-	// label appapi.dev/environment-secret=true.
+	// ReasonSecretNotAllowed: a spec.secrets entry, or
+	// spec.datastore.postgres.secretKeyRef, names a Secret without the label
+	// appapi.dev/environment-secret=true.
 	ReasonSecretNotAllowed Reason = "SecretNotAllowed"
 	// ReasonSigningKeyInvalid: the signing key Secret exists but does not hold an Ed25519 key.
 	ReasonSigningKeyInvalid Reason = "SigningKeyInvalid"
@@ -53,12 +55,20 @@ const (
 	ReasonSnapshotInvalid Reason = "SnapshotInvalid"
 	// ReasonSnapshotTooLarge: the snapshot does not fit in the objects it is published in.
 	ReasonSnapshotTooLarge Reason = "SnapshotTooLarge"
+	// ReasonEmbeddedDatastoreSingleReplica: spec.datastore.sqlite is set and
+	// spec.gateway.replicas is above 1; an SQLite file serves one process.
+	ReasonEmbeddedDatastoreSingleReplica Reason = "EmbeddedDatastoreSingleReplica"
+	// ReasonDatastoreURLInvalid: the key spec.datastore.postgres.secretKeyRef
+	// selects does not hold a postgres:// or postgresql:// URL.
+	ReasonDatastoreURLInvalid Reason = "DatastoreURLInvalid"
 )
 
 // EnvironmentStalledReasons are the Environment Ready reasons that wait for
 // a person (a new signing key, fewer or smaller AppAPIs, a Secret's
-// consent): an Environment not Ready for one of them is also Stalled.
-var EnvironmentStalledReasons = []Reason{ReasonSigningKeyInvalid, ReasonSnapshotTooLarge, ReasonSecretNotAllowed}
+// consent or value, fewer replicas): an Environment not Ready for one of
+// them is also Stalled.
+var EnvironmentStalledReasons = []Reason{ReasonSigningKeyInvalid, ReasonSnapshotTooLarge, ReasonSecretNotAllowed,
+	ReasonEmbeddedDatastoreSingleReplica, ReasonDatastoreURLInvalid}
 
 // ApiToken reasons.
 const (
@@ -105,6 +115,8 @@ const (
 	ReasonCallNotAllowed Reason = "CallNotAllowed"
 	// ReasonCallCycle: call steps form a cycle.
 	ReasonCallCycle Reason = "CallCycle"
+	// ReasonNoDatastore: a store step runs in an Environment without spec.datastore.
+	ReasonNoDatastore Reason = "NoDatastore"
 	// ReasonPathConflict: an older AppAPI in the Environment already serves this method and path.
 	ReasonPathConflict Reason = "PathConflict"
 	// ReasonServed: the gateway's snapshot holds the current generation.

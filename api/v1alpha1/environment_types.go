@@ -4,6 +4,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -57,6 +58,53 @@ type EnvironmentSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	Secrets []EnvironmentSecret `json:"secrets,omitempty"`
+
+	// datastore keeps the records that store steps read and write. Without
+	// one, an AppAPI with a store step is refused (reason NoDatastore).
+	// +optional
+	Datastore *DatastoreSpec `json:"datastore,omitempty"`
+}
+
+// DatastoreSpec chooses where an Environment keeps its records: exactly one
+// of sqlite and postgres.
+// +kubebuilder:validation:XValidation:rule="[has(self.sqlite), has(self.postgres)].filter(x, x).size() == 1",message="datastore: set exactly one of sqlite or postgres"
+type DatastoreSpec struct {
+	// sqlite keeps the records in a file on a PersistentVolumeClaim that the
+	// controller creates; one gateway replica serves the Environment.
+	// +optional
+	SQLite *SQLiteDatastore `json:"sqlite,omitempty"`
+
+	// postgres keeps the records in a PostgreSQL database that every gateway
+	// replica shares.
+	// +optional
+	Postgres *PostgresDatastore `json:"postgres,omitempty"`
+}
+
+// SQLiteDatastore is an embedded SQLite file on a PersistentVolumeClaim owned
+// by the Environment, mounted in the gateway at /var/lib/appapi.
+type SQLiteDatastore struct {
+	// storage is the size the claim requests. A larger value grows the
+	// claim (when its storage class allows); a smaller one is reported and
+	// not applied, since a claim never shrinks.
+	// +optional
+	// +kubebuilder:default="1Gi"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self)) && quantity(string(self)).isGreaterThan(quantity('0'))",message="storage must be a positive size such as 512Mi or 1Gi"
+	Storage *resource.Quantity `json:"storage,omitempty"`
+
+	// storageClassName is the claim's storage class; empty means the
+	// cluster's default class.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	StorageClassName *string `json:"storageClassName,omitempty"`
+}
+
+// PostgresDatastore is a PostgreSQL (or PostgreSQL-compatible) database.
+type PostgresDatastore struct {
+	// secretKeyRef selects the key of a Secret holding the connection URL,
+	// such as postgres://user:password@host:5432/db. The Secret must carry the
+	// label appapi.dev/environment-secret=true.
+	// +required
+	SecretKeyRef SecretKeyReference `json:"secretKeyRef"`
 }
 
 // GatewaySpec configures the gateway Deployment.

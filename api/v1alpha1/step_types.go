@@ -16,7 +16,7 @@ const (
 )
 
 // Step is one data operation of a pipeline. Exactly one operation field is set.
-// +kubebuilder:validation:XValidation:rule="[has(self.http), has(self.transform), has(self.respond), has(self.validate), has(self.jwt), has(self.call), has(self.wait), has(self.xmlToJson)].filter(x, x).size() == 1",message="each step must set exactly one operation: http, transform, respond, validate, jwt, call, wait or xmlToJson"
+// +kubebuilder:validation:XValidation:rule="[has(self.http), has(self.transform), has(self.respond), has(self.validate), has(self.jwt), has(self.call), has(self.wait), has(self.xmlToJson), has(self.store)].filter(x, x).size() == 1",message="each step must set exactly one operation: http, transform, respond, validate, jwt, call, wait, xmlToJson or store"
 type Step struct {
 	// name identifies the step; later steps read its output as steps.<name>.
 	// +required
@@ -67,6 +67,10 @@ type Step struct {
 	// xmlToJson converts an XML document to JSON ("XML to JSON").
 	// +optional
 	XMLToJSON *XMLToJSONOperation `json:"xmlToJson,omitempty"`
+
+	// store reads or writes records of the Environment's datastore ("AirData Request").
+	// +optional
+	Store *StoreOperation `json:"store,omitempty"`
 }
 
 // HTTPOperation sends one HTTP request. Its output is {status, headers, body},
@@ -227,4 +231,133 @@ type XMLToJSONOperation struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=65536
 	Value string `json:"value"`
+}
+
+// StoreVerb is what a store step does to a collection.
+// +kubebuilder:validation:Enum=insert;get;query;put;patch;delete
+type StoreVerb string
+
+const (
+	// StoreInsert adds a record; a duplicate id fails with 409.
+	StoreInsert StoreVerb = "insert"
+	// StoreGet reads one record by id; a missing one fails with 404.
+	StoreGet StoreVerb = "get"
+	// StoreQuery reads a page of records that match a filter.
+	StoreQuery StoreVerb = "query"
+	// StorePut replaces a record's fields.
+	StorePut StoreVerb = "put"
+	// StorePatch applies a JSON merge patch (RFC 7386) to a record.
+	StorePatch StoreVerb = "patch"
+	// StoreDelete removes a record.
+	StoreDelete StoreVerb = "delete"
+)
+
+// StoreOperation reads or writes records ("App Objects") of one collection of
+// the Environment's datastore. A record is a JSON object; the store sets its
+// id, version, createdAt and updatedAt. The fields other than collection,
+// operation, filter[].field and orderBy are CEL expressions.
+// +kubebuilder:validation:XValidation:rule="(self.operation in ['insert', 'put', 'patch']) == has(self.value)",message="store: value is required by insert, put and patch, and allowed only there"
+// +kubebuilder:validation:XValidation:rule="(self.operation in ['get', 'put', 'patch', 'delete']) == has(self.id)",message="store: id is required by get, put, patch and delete, and allowed only there"
+// +kubebuilder:validation:XValidation:rule="!has(self.ifMatch) || self.operation in ['put', 'patch', 'delete']",message="store: ifMatch is allowed only with put, patch and delete"
+// +kubebuilder:validation:XValidation:rule="self.operation == 'query' || !(has(self.filter) || has(self.orderBy) || has(self.limit) || has(self.cursor))",message="store: filter, orderBy, limit and cursor are allowed only with query"
+type StoreOperation struct {
+	// collection names the set of records: letters, digits, _ and -.
+	// Collections belong to the Environment; two Environments never see each
+	// other's records, even when they share a PostgreSQL database.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9_-]*$')",message="collection may hold only letters, digits, _ and -"
+	Collection string `json:"collection"`
+
+	// operation is insert, get, query, put, patch or delete.
+	// +required
+	Operation StoreVerb `json:"operation"`
+
+	// id is a CEL expression for the record's id (get, put, patch, delete).
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	ID string `json:"id,omitempty"`
+
+	// value is a CEL expression for a map: the new record (insert, put) or a
+	// JSON merge patch (patch). An insert keeps the value's string id if it
+	// has one, else the store generates a UUIDv7.
+	// +optional
+	// +kubebuilder:validation:MaxLength=65536
+	Value string `json:"value,omitempty"`
+
+	// ifMatch is a CEL expression for the version the caller last read (put,
+	// patch, delete); a different stored version fails the step with 412.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	IfMatch string `json:"ifMatch,omitempty"`
+
+	// filter lists conditions a queried record must all meet.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Filter []StoreFilter `json:"filter,omitempty"`
+
+	// orderBy sorts a query's records; the default is createdAt ascending,
+	// and id always breaks ties.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=4
+	OrderBy []StoreOrder `json:"orderBy,omitempty"`
+
+	// limit is a CEL expression for the most records a query returns: 50 by
+	// default, at most 1000.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Limit string `json:"limit,omitempty"`
+
+	// cursor is a CEL expression for the nextCursor of the previous page, or
+	// null or "" for the first page.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// StoreFilterOp compares a record's field with a value.
+// +kubebuilder:validation:Enum=eq;ne;lt;lte;gt;gte;in;prefix
+type StoreFilterOp string
+
+// StoreFilter is one condition of a query.
+type StoreFilter struct {
+	// field is a dotted path into the record, such as status or address.city.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^[^.]+([.][^.]+)*$')",message="field must be a dotted path such as status or address.city: no empty name before, between or after the dots"
+	Field string `json:"field"`
+
+	// op is eq, ne, lt, lte, gt, gte, in (value is a list) or prefix (value
+	// is a string the field starts with).
+	// +required
+	Op StoreFilterOp `json:"op"`
+
+	// value is a CEL expression for the value the field is compared with.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Value string `json:"value"`
+}
+
+// StoreDirection orders query results.
+// +kubebuilder:validation:Enum=asc;desc
+type StoreDirection string
+
+// StoreOrder is one sort key of a query.
+type StoreOrder struct {
+	// field is a dotted path into the record.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self == '' || self.matches('^[^.]+([.][^.]+)*$')",message="field must be a dotted path such as status or address.city: no empty name before, between or after the dots"
+	Field string `json:"field"`
+
+	// direction is asc or desc.
+	// +optional
+	// +kubebuilder:default=asc
+	Direction StoreDirection `json:"direction,omitempty"`
 }

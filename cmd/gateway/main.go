@@ -32,6 +32,7 @@ import (
 type options struct {
 	namespace, environment, kubeconfig string
 	manifests, stateDir, tokenFile     string
+	dataDir                            string
 	listen, adminListen                string
 	drainTimeout                       time.Duration
 	pprof                              bool
@@ -45,6 +46,8 @@ func main() {
 	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "Cluster mode: kubeconfig file; defaults to $KUBECONFIG, then the in-cluster configuration.")
 	flag.StringVar(&o.manifests, "manifests", "", "Local mode: directory of AppAPI, ApiToken, Environment and Secret manifests to serve.")
 	flag.StringVar(&o.stateDir, "state-dir", ".appapi", "Local mode: directory that keeps the hashes of minted tokens.")
+	flag.StringVar(&o.dataDir, "data-dir", "", "Directory of the SQLite file (data.db) of an Environment whose spec.datastore is sqlite, created readable by its owner only; "+
+		server.DefaultDataDir+" (the volume the controller mounts) when unset, and in local mode --state-dir.")
 	flag.StringVar(&o.tokenFile, "token-file", "", "Local mode: file that each minted token is appended to, created readable by its owner only; stderr when unset.")
 	flag.StringVar(&o.listen, "listen", ":8080", "Address of the App APIs.")
 	flag.StringVar(&o.adminListen, "admin-listen", ":9901", "Address of /healthz, /readyz, /metrics and /openapi.json.")
@@ -95,6 +98,7 @@ func run(o options, log *slog.Logger) error {
 		return err
 	}
 	gw.SetLimits(o.limits)
+	gw.SetDataDir(dataDir(o))
 	if o.limits.MemoryLimit > 0 {
 		// The collector works harder as the heap nears the budget, rather
 		// than letting garbage take the process past it.
@@ -155,7 +159,23 @@ func run(o options, log *slog.Logger) error {
 	defer cancel()
 	err = apps.Shutdown(drain)
 	_ = admin.Shutdown(drain)
+	if cerr := gw.Close(drain); cerr != nil {
+		log.Error("datastore not closed", "error", cerr.Error())
+	}
 	return err
+}
+
+// dataDir is where the SQLite file is kept: --data-dir, else in local mode
+// the state directory (next to the token hashes), else the volume the
+// controller mounts.
+func dataDir(o options) string {
+	switch {
+	case o.dataDir != "":
+		return o.dataDir
+	case o.manifests != "":
+		return o.stateDir
+	}
+	return server.DefaultDataDir
 }
 
 // listen binds addr, naming the address and its flag when it cannot.

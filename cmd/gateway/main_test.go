@@ -108,3 +108,21 @@ func TestTokenOutput(t *testing.T) {
 		t.Errorf("no path: %v, %q; want stderr", w, where)
 	}
 }
+
+// TestDataDir: the SQLite file goes where --data-dir says, else next to
+// local mode's state, else on the volume the controller mounts.
+func TestDataDir(t *testing.T) {
+	for _, tc := range []struct {
+		o    options
+		want string
+	}{
+		{options{namespace: "shop", environment: "prod"}, "/var/lib/appapi"},
+		{options{namespace: "shop", environment: "prod", dataDir: "/data"}, "/data"},
+		{options{manifests: "examples", stateDir: ".appapi"}, ".appapi"},
+		{options{manifests: "examples", stateDir: ".appapi", dataDir: "/tmp/d"}, "/tmp/d"},
+	} {
+		if got := dataDir(tc.o); got != tc.want {
+			t.Errorf("dataDir(%+v) = %q, want %q", tc.o, got, tc.want)
+		}
+	}
+}

@@ -153,7 +153,8 @@ func (l *Loader) Load() (*Result, error) {
 	res.Warnings = append(res.Warnings, ts.warnings...)
 	l.printTokens(ts.minted, res)
 
-	in := translate.Input{Environment: env, SecretValues: resolveSecrets(m, chosen, res)}
+	secrets := resolveSecrets(m, chosen, res)
+	in := translate.Input{Environment: env, SecretValues: secrets.Values, DatastoreURL: secrets.DatastoreURL}
 	for _, name := range slices.Sorted(maps.Keys(ts.records)) {
 		in.TokenNames = append(in.TokenNames, name)
 		in.Tokens = append(in.Tokens, ts.records[name].Tokens(name)...)
@@ -216,11 +217,13 @@ func (l *Loader) exprEnv() (*expr.Compiler, error) {
 	return l.expr, nil
 }
 
-// resolveSecrets reads the Environment's spec.secrets from the Secrets of
-// the directory with the controller's rule. A missing or refused one is left
-// out with a warning, as the controller publishes without it and reports
-// SecretNotFound or SecretNotAllowed.
-func resolveSecrets(m *manifests, env *located[v1alpha1.Environment], res *Result) map[string]string {
+// resolveSecrets reads the Environment's spec.secrets, and the URL of its
+// PostgreSQL datastore, from the Secrets of the directory with the
+// controller's rule. A missing or refused one is left out with a warning, as
+// the controller publishes without it and reports SecretNotFound or
+// SecretNotAllowed (a datastore without its URL refuses store steps with
+// NoDatastore).
+func resolveSecrets(m *manifests, env *located[v1alpha1.Environment], res *Result) translate.Secrets {
 	secrets, _ := translate.ResolveSecrets(env.obj, func(name string) (*corev1.Secret, error) {
 		return m.secrets[env.obj.Namespace+"/"+name], nil
 	})
@@ -232,7 +235,10 @@ func resolveSecrets(m *manifests, env *located[v1alpha1.Environment], res *Resul
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s: Environment %q: spec.secrets: %s lack the label %s=true, by which a Secret's owner lets Environments read it; serving without them (SecretNotAllowed)",
 			env.at, env.obj.Name, strings.Join(secrets.Refused, ", "), v1alpha1.EnvironmentSecretLabel))
 	}
-	return secrets.Values
+	if p := secrets.DatastoreProblem; p != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%s: Environment %q: %s (%s)", env.at, env.obj.Name, p.Message, p.Reason))
+	}
+	return secrets
 }
 
 // dropDuplicateHashes keeps the first of two token entries with the same

@@ -28,6 +28,8 @@ type Metrics struct {
 	reloads         *prometheus.CounterVec
 	routes          prometheus.Gauge
 	tokens          prometheus.Gauge
+	storeOps        *prometheus.CounterVec
+	storeDuration   *prometheus.HistogramVec
 }
 
 // New registers the collectors, plus the Go and process collectors.
@@ -77,9 +79,19 @@ func New() *Metrics {
 			Name: "appapi_gateway_tokens",
 			Help: "Token hashes accepted.",
 		}),
+		storeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "appapi_gateway_store_operations_total",
+			Help: "Datastore operations of store steps, by collection, operation (" + strings.Join(storeOperations, ", ") +
+				") and outcome (" + strings.Join(StoreOutcomes, ", ") + ").",
+		}, []string{"collection", "operation", "outcome"}),
+		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "appapi_gateway_store_operation_duration_seconds",
+			Help:    "Time a datastore operation of a store step took, by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12),
+		}, []string{"operation"}),
 	}
 	m.Registry.MustRegister(m.requests, m.requestDuration, m.stepDuration, m.authFailures, m.shed, m.panics,
-		m.snapshotGen, m.reloads, m.routes, m.tokens,
+		m.snapshotGen, m.reloads, m.routes, m.tokens, m.storeOps, m.storeDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -97,6 +109,22 @@ func (m *Metrics) StepDone(appAPI, step, operation string, d time.Duration, err 
 		outcome = "error"
 	}
 	m.stepDuration.WithLabelValues(appAPI, step, operation, outcome).Observe(d.Seconds())
+}
+
+// storeOperations are the operations of a store step.
+var storeOperations = []string{string(v1alpha1.StoreInsert), string(v1alpha1.StoreGet), string(v1alpha1.StoreQuery),
+	string(v1alpha1.StorePut), string(v1alpha1.StorePatch), string(v1alpha1.StoreDelete)}
+
+// StoreOutcomes are the outcomes of a datastore operation: ok, or the
+// failure the datastore reported.
+var StoreOutcomes = []string{"ok", "not_found", "conflict", "precondition_failed", "invalid", "too_large", "unavailable", "error"}
+
+// StoreDone records one datastore operation. The collection label is
+// bounded like the AppAPI label: collections are named in the snapshot, by
+// whoever writes the AppAPIs, never by a caller.
+func (m *Metrics) StoreDone(collection, operation, outcome string, d time.Duration) {
+	m.storeOps.WithLabelValues(collection, operation, outcome).Inc()
+	m.storeDuration.WithLabelValues(operation).Observe(d.Seconds())
 }
 
 // AuthFailure records a refused request.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/datastore"
 	"github.com/appapi-dev/appapi/gateway/expr"
 )
 
@@ -37,6 +38,15 @@ type Runtime struct {
 	Now func() time.Time
 	// Observer, if not nil, is told about every step that ran.
 	Observer StepObserver
+
+	// Store keeps the records of store steps; nil when the Environment has
+	// no datastore, and store steps then fail with 503.
+	Store datastore.Store
+	// Namespace and Environment scope the records store steps see.
+	Namespace, Environment string
+	// StoreObserver, if not nil, is told about every operation a store step
+	// asked of Store.
+	StoreObserver StoreObserver
 
 	// keys caches parsed JWT signing keys by algorithm and secret digest.
 	keys sync.Map
@@ -70,6 +80,14 @@ func (rt *Runtime) maxUpstreamBodyBytes() int64 {
 // success.
 type StepObserver interface {
 	StepDone(appAPI, step, op string, d time.Duration, err error)
+}
+
+// StoreObserver learns about each datastore operation, e.g. for metrics.
+// operation is the store step's operation (insert, get, ...); outcome is
+// ok, not_found, conflict, precondition_failed, invalid, too_large,
+// unavailable or error.
+type StoreObserver interface {
+	StoreDone(collection, operation, outcome string, d time.Duration)
 }
 
 // Result is the answer a pipeline produced. The caller writes it: Body as

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // RunError is a failure of a pipeline that the caller should answer with.
@@ -14,7 +15,8 @@ type RunError struct {
 	// not fit (a bad query or body, schema violations, malformed XML), 502
 	// when an upstream failed or answered unusably, 504 on a timeout, 500
 	// for failures of the pipeline itself (expressions, keys, redirects,
-	// calls).
+	// calls); a store step answers what its datastore says (404, 409, 412,
+	// 413, 422, 503).
 	Status int
 	// Title is a short, fixed summary, e.g. "Upstream request failed".
 	Title string
@@ -27,6 +29,9 @@ type RunError struct {
 	Step string
 	// Violations lists each schema violation.
 	Violations []Violation
+	// RetryAfter, when not 0, is how long the caller should wait before
+	// retrying (a Retry-After header): the failure is expected to pass.
+	RetryAfter time.Duration
 
 	// calledAppAPI is set once the error has been attributed to a call step,
 	// so that nested calls do not wrap the detail again at every level.
@@ -62,6 +67,15 @@ const (
 	TitleCallFailed        = "Call failed"
 	TitleCallDepthExceeded = "Call depth exceeded"
 	TitleInvalidURLValue   = "Invalid value in upstream URL"
+
+	TitleNoDatastore          = "No datastore"
+	TitleRecordNotFound       = "Record not found"
+	TitleRecordExists         = "Record already exists"
+	TitleVersionMismatch      = "Version mismatch"
+	TitleRecordTooLarge       = "Record too large"
+	TitleInvalidStoreRequest  = "Invalid store request"
+	TitleDatastoreUnavailable = "Datastore unavailable"
+	TitleDatastoreFailed      = "Datastore failed"
 )
 
 func (e *RunError) Error() string {

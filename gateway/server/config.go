@@ -28,13 +28,15 @@ type config struct {
 	// compiledRoutes are where Router and Runtime.Endpoints come from,
 	// for the next snapshot to reuse.
 	compiledRoutes *compiledRoutes
+	// datastore is the Runtime's Store; nil when the snapshot names none.
+	datastore *storeHandle
 }
 
 // compileConfig compiles the routes of a validated snapshot that prev, the
 // config served before it (nil for none), did not compile. A route that
 // does not compile (a gateway older than the manager, say) is left out and
 // reported; the others are served.
-func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver) (*config, []error) {
+func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver, storeObserver pipeline.StoreObserver) (*config, []error) {
 	routes, err := compileRoutes(s, prev, env)
 	if err != nil {
 		return nil, append(routes.problems, err)
@@ -48,6 +50,7 @@ func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, clien
 		Runtime: &pipeline.Runtime{
 			Vars: s.Variables, Secrets: s.Credentials.Secrets,
 			HTTPClient: client, Endpoints: routes.endpoints, Observer: observer,
+			Namespace: s.Namespace, Environment: s.Environment, StoreObserver: storeObserver,
 		},
 	}, routes.problems
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -51,7 +53,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve routes, authenticates, reads and runs one request, and answers it.
 func (g *Gateway) serve(x *exchange, start time.Time) {
 	r := x.r
-	cfg := g.current.Load()
+	cfg, done := g.config()
+	defer done()
 	if cfg == nil {
 		g.fail(x, http.StatusServiceUnavailable, "No configuration", "the gateway has not loaded a snapshot yet; retry shortly", nil)
 		return
@@ -117,6 +120,26 @@ func (g *Gateway) serve(x *exchange, start time.Time) {
 	default:
 		ans.write(x.w)
 		ans.release()
+	}
+}
+
+// config returns the config to serve a request with, having entered its
+// datastore: done leaves it, once the answer is written. A datastore
+// retired between reading the config and entering it belongs to a config
+// that was just replaced, so the new one is read again; at shutdown, when
+// the config stays, the request is served and its store steps answer 503.
+func (g *Gateway) config() (cfg *config, done func()) {
+	for {
+		cfg := g.current.Load()
+		if cfg == nil || cfg.datastore == nil {
+			return cfg, func() {}
+		}
+		if cfg.datastore.enter() {
+			return cfg, cfg.datastore.leave
+		}
+		if g.current.Load() == cfg {
+			return cfg, func() {}
+		}
 	}
 }
 
@@ -246,6 +269,9 @@ func (g *Gateway) failWith(x *exchange, e *pipeline.RunError) {
 	detail := e.Detail
 	if e.Step != "" {
 		detail = "step " + e.Step + ": " + detail
+	}
+	if e.RetryAfter > 0 {
+		x.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
 	var violations []problem.Violation
 	for _, v := range e.Violations {

@@ -156,7 +156,7 @@ func TestOutput(t *testing.T) {
 		"| `requestSchema` | JSON Schema (any JSON) |",
 		"| `variables` | map of string to string |",
 		"| `allowedTokens` | list of string |",
-		"- each step must set exactly one operation: http, transform, respond, validate, jwt, call, wait or xmlToJson\n",
+		"- each step must set exactly one operation: http, transform, respond, validate, jwt, call, wait, xmlToJson or store\n",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q", want)

@@ -108,6 +108,10 @@ func printUsage(ctx context.Context, h *harness.Harness) error {
 			continue
 		}
 		fmt.Printf("  # %s: %s %s (environment %s)\n", a.Name, a.Spec.Method, a.Spec.Path, a.Spec.Environment)
+		if note := a.Annotations[annotationNote]; note != "" {
+			fmt.Printf("  # %s\n", note)
+			continue
+		}
 		fmt.Printf("  %s\n", curlLine(a, gw.URL, vars[a.Namespace+"/"+callerToken(a, tokens.Items)]))
 	}
 	return nil
@@ -118,6 +122,10 @@ const (
 	annotationPath  = "demo.appapi.dev/path"
 	annotationBody  = "demo.appapi.dev/body"
 	annotationToken = "demo.appapi.dev/token"
+	// annotationNote replaces the curl line of an example that no single
+	// request can call, such as one that needs the id of a record another
+	// request stores: it says where to read how to call it.
+	annotationNote = "demo.appapi.dev/note"
 )
 
 // callerToken picks the ApiToken an example is called with: the one its

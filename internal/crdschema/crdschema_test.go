@@ -43,7 +43,7 @@ func TestCreateRefusesAsTheAPIServer(t *testing.T) {
 	for _, tc := range []struct{ manifest, want string }{
 		{
 			`{apiVersion: appapi.dev/v1alpha1, kind: AppAPI, metadata: {name: foo}, spec: {environment: dev, method: GET, path: /x, steps: [{name: a}]}}`,
-			`AppAPI.appapi.dev "foo" is invalid: spec.steps[0]: Invalid value: each step must set exactly one operation: http, transform, respond, validate, jwt, call, wait or xmlToJson`,
+			`AppAPI.appapi.dev "foo" is invalid: spec.steps[0]: Invalid value: each step must set exactly one operation: http, transform, respond, validate, jwt, call, wait, xmlToJson or store`,
 		},
 		{
 			`{apiVersion: appapi.dev/v1alpha1, kind: AppAPI, metadata: {name: foo}, spec: {environment: dev, method: GET, path: /x, colour: blue, steps: [{name: a, onErorr: x}]}}`,

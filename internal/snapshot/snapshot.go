@@ -48,6 +48,25 @@ type Header struct {
 	Settings   Settings `json:"settings"`
 	// Variables are the Environment's plain configuration values.
 	Variables map[string]string `json:"variables,omitempty"`
+	// Datastore is the backend store steps use; nil when the Environment
+	// has none.
+	Datastore *Datastore `json:"datastore,omitempty"`
+}
+
+// DatastoreKind names a datastore backend.
+type DatastoreKind string
+
+const (
+	// DatastoreSQLite is a file in the gateway's --data-dir.
+	DatastoreSQLite DatastoreKind = "sqlite"
+	// DatastorePostgres is the database at Credentials.DatastoreURL.
+	DatastorePostgres DatastoreKind = "postgres"
+)
+
+// Datastore says which backend the gateway opens. Where the backend is, when
+// that is secret (a PostgreSQL URL holds a password), is in the credentials.
+type Datastore struct {
+	Kind DatastoreKind `json:"kind"`
 }
 
 // Assemble joins the header of an index, its routes and the credentials
@@ -109,6 +128,9 @@ type Credentials struct {
 	Tokens []Token `json:"tokens,omitempty"`
 	// Secrets are the Environment's secret values by name.
 	Secrets map[string]string `json:"secrets,omitempty"`
+	// DatastoreURL is the PostgreSQL connection URL when the datastore's
+	// kind is postgres.
+	DatastoreURL string `json:"datastoreURL,omitempty"`
 }
 
 // Token is one token the gateway accepts. It holds the token's hash, never its text.

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -106,7 +107,54 @@ func (s *Snapshot) Validate() error {
 			add("secrets: a name is empty")
 		}
 	}
+	if err := s.validateDatastore(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// validateDatastore checks that the credentials hold a PostgreSQL URL
+// exactly when the datastore is PostgreSQL. The URL is a secret: no message
+// quotes it, nor any part of it.
+func (s *Snapshot) validateDatastore() error {
+	hasURL := s.Credentials.DatastoreURL != ""
+	switch {
+	case s.Datastore == nil:
+		if hasURL {
+			return errors.New("credentials.datastoreURL is set but the snapshot has no datastore")
+		}
+	case s.Datastore.Kind == DatastoreSQLite:
+		if hasURL {
+			return errors.New("credentials.datastoreURL is set but the datastore is sqlite, which has none")
+		}
+	case s.Datastore.Kind == DatastorePostgres:
+		if err := CheckDatastoreURL(s.Credentials.DatastoreURL); err != nil {
+			return fmt.Errorf("credentials.datastoreURL: %w", err)
+		}
+	default:
+		return fmt.Errorf("datastore.kind %q is not %s or %s", s.Datastore.Kind, DatastoreSQLite, DatastorePostgres)
+	}
+	return nil
+}
+
+// ErrDatastoreURL is the one thing CheckDatastoreURL says about a URL it
+// refuses: any detail (a parse error, the scheme) could quote a password.
+var ErrDatastoreURL = errors.New("is not a postgres:// or postgresql:// URL")
+
+// CheckDatastoreURL says whether raw is a PostgreSQL connection URL, the only
+// form of spec.datastore.postgres the gateway takes: postgres:// or
+// postgresql://, parsed as pgx parses it (several hosts separated by
+// commas are fine). Key=value DSNs are refused, so that there is one form
+// to document and check. The error never holds the URL.
+func CheckDatastoreURL(raw string) error {
+	if raw == "" {
+		return errors.New("is empty")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !strings.EqualFold(u.Scheme, "postgres") && !strings.EqualFold(u.Scheme, "postgresql") {
+		return ErrDatastoreURL
+	}
+	return nil
 }
 
 // FindCallCycle returns the names of routes that call each other in a

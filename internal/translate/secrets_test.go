@@ -60,3 +60,63 @@ func TestResolveSecrets(t *testing.T) {
 		t.Errorf("error %v; want the getter's", err)
 	}
 }
+
+// TestResolveDatastoreURL: the URL of a PostgreSQL datastore follows the
+// rule of spec.secrets (exists, consents), must be a postgres:// URL, and
+// no description quotes it.
+func TestResolveDatastoreURL(t *testing.T) {
+	const url = "postgres://app:pg-pa55word@db.shop.svc:5432/app"
+	consent := map[string]string{v1alpha1.EnvironmentSecretLabel: "true"}
+	secrets := map[string]*corev1.Secret{
+		"db":      {ObjectMeta: metav1.ObjectMeta{Name: "db", Labels: consent}, Data: map[string][]byte{"url": []byte(url), "dsn": []byte("host=db password=pg-pa55word")}},
+		"private": {ObjectMeta: metav1.ObjectMeta{Name: "private"}, Data: map[string][]byte{"url": []byte(url)}},
+	}
+	postgres := func(secret, key string) *v1alpha1.Environment {
+		return &v1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Name: "prod"}, Spec: v1alpha1.EnvironmentSpec{Datastore: &v1alpha1.DatastoreSpec{
+			Postgres: &v1alpha1.PostgresDatastore{SecretKeyRef: v1alpha1.SecretKeyReference{Name: secret, Key: key}}}}}
+	}
+	tests := []struct {
+		name        string
+		env         *v1alpha1.Environment
+		wantURL     string
+		wantReason  v1alpha1.Reason
+		wantMessage string
+	}{
+		{name: "readable", env: postgres("db", "url"), wantURL: url},
+		{name: "no Secret", env: postgres("gone", "url"), wantReason: v1alpha1.ReasonSecretNotFound,
+			wantMessage: `spec.datastore.postgres.secretKeyRef: key "url" of Secret "gone" does not exist`},
+		{name: "no key", env: postgres("db", "uri"), wantReason: v1alpha1.ReasonSecretNotFound,
+			wantMessage: `spec.datastore.postgres.secretKeyRef: key "uri" of Secret "db" does not exist`},
+		{name: "no consent", env: postgres("private", "url"), wantReason: v1alpha1.ReasonSecretNotAllowed,
+			wantMessage: `spec.datastore.postgres.secretKeyRef: Secret "private" lacks the label appapi.dev/environment-secret=true`},
+		{name: "not a URL", env: postgres("db", "dsn"), wantReason: v1alpha1.ReasonDatastoreURLInvalid,
+			wantMessage: `spec.datastore.postgres.secretKeyRef: key "dsn" of Secret "db" is not a postgres:// or postgresql:// URL`},
+		{name: "sqlite reads nothing", env: &v1alpha1.Environment{Spec: v1alpha1.EnvironmentSpec{Datastore: &v1alpha1.DatastoreSpec{SQLite: &v1alpha1.SQLiteDatastore{}}}}},
+		{name: "no datastore", env: &v1alpha1.Environment{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := translate.ResolveSecrets(tt.env, func(name string) (*corev1.Secret, error) { return secrets[name], nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.DatastoreURL != tt.wantURL {
+				// Not printed: it is a secret.
+				t.Errorf("DatastoreURL set: %v, want set: %v, or another value", got.DatastoreURL != "", tt.wantURL != "")
+			}
+			if tt.wantReason == "" {
+				if got.DatastoreProblem != nil {
+					t.Errorf("DatastoreProblem = %+v, want none", got.DatastoreProblem)
+				}
+				return
+			}
+			p := got.DatastoreProblem
+			if p == nil || p.Reason != tt.wantReason || !strings.HasPrefix(p.Message, tt.wantMessage) {
+				t.Fatalf("DatastoreProblem = %+v, want %s starting %q", p, tt.wantReason, tt.wantMessage)
+			}
+			if strings.Contains(p.Message, "pg-pa55word") {
+				t.Errorf("the message quotes the URL: %s", p.Message)
+			}
+		})
+	}
+}

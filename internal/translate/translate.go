@@ -29,6 +29,10 @@ type Input struct {
 	Environment *v1alpha1.Environment
 	// SecretValues are the resolved values of Environment.spec.secrets by name.
 	SecretValues map[string]string
+	// DatastoreURL is the URL of the Environment's PostgreSQL datastore
+	// (Secrets.DatastoreURL), or "" when it has none or it cannot be used:
+	// then store steps are refused, as without a datastore.
+	DatastoreURL string
 	// AppAPIs are the AppAPIs whose spec.environment names the Environment.
 	AppAPIs []v1alpha1.AppAPI
 	// TokenNames are the ApiTokens of the Environment, published or not:
@@ -153,8 +157,13 @@ func (t *Translator) Translate(in Input) (*Output, error) {
 
 	out := &Output{AppAPIs: make(map[string]Verdict, len(cands))}
 	snap := &snapshot.Snapshot{
-		Header:      snapshot.Header{Version: snapshot.Version, Namespace: env.Namespace, Environment: env.Name, Settings: settings, Variables: env.Spec.Variables},
+		Header: snapshot.Header{Version: snapshot.Version, Namespace: env.Namespace, Environment: env.Name, Settings: settings,
+			Variables: env.Spec.Variables, Datastore: datastoreOf(in)},
 		Credentials: snapshot.Credentials{Tokens: sortedTokens(in.Tokens), Secrets: in.SecretValues},
+	}
+	if snap.Datastore != nil && snap.Datastore.Kind == snapshot.DatastorePostgres {
+		// Only in the credentials: the header is published in ConfigMaps.
+		snap.Credentials.DatastoreURL = in.DatastoreURL
 	}
 	for _, c := range cands {
 		if c.route != nil {
@@ -173,7 +182,12 @@ func (t *Translator) Translate(in Input) (*Output, error) {
 func (t *Translator) judge(app *v1alpha1.AppAPI, in Input, seen map[[sha256.Size]byte]bool, seenGenerations map[generationKey]bool) *candidate {
 	c := &candidate{app: app, result: Verdict{Generation: app.Generation}}
 	route := RouteOf(app)
-	err := t.compile(app, route, seen, seenGenerations)
+	// Before compiling: whether a store step compiles does not matter
+	// where nothing could run it.
+	err := checkDatastore(route, in)
+	if err == nil {
+		err = t.compile(app, route, seen, seenGenerations)
+	}
 	if err == nil {
 		err = checkReferences(route, in)
 	}
@@ -259,6 +273,44 @@ func checkReferences(r *snapshot.Route, in Input) error {
 			}
 		}
 		return &pipeline.CompileError{Reason: v1alpha1.ReasonSecretRefNotFound, Field: fmt.Sprintf("spec.steps[%d].jwt.key", i), Message: message}
+	}
+	return nil
+}
+
+// checkDatastore refuses a route with a store step when the Environment
+// has no datastore the gateway can open. The fix is in the Environment (or
+// its Secret), so the AppAPI is accepted once it is made, without an edit.
+func checkDatastore(r *snapshot.Route, in Input) error {
+	if datastoreOf(in) != nil {
+		return nil
+	}
+	env := in.Environment
+	for i, st := range r.Steps {
+		if st.Store == nil {
+			continue
+		}
+		message := fmt.Sprintf("step %q is a store step, but environment %q has no spec.datastore: give it one (sqlite or postgres), or remove the step",
+			st.Name, env.Name)
+		if ds := env.Spec.Datastore; ds != nil && ds.Postgres != nil {
+			message = fmt.Sprintf("step %q is a store step, but the URL of environment %q's PostgreSQL datastore (key %q of Secret %q) cannot be used: the Environment's Ready condition says why",
+				st.Name, env.Name, ds.Postgres.SecretKeyRef.Key, ds.Postgres.SecretKeyRef.Name)
+		}
+		return &pipeline.CompileError{Reason: v1alpha1.ReasonNoDatastore, Field: fmt.Sprintf("spec.steps[%d].store", i), Message: message}
+	}
+	return nil
+}
+
+// datastoreOf is the datastore the gateway opens for the Environment: none
+// when it names none, or names PostgreSQL whose URL cannot be used.
+func datastoreOf(in Input) *snapshot.Datastore {
+	ds := in.Environment.Spec.Datastore
+	switch {
+	case ds == nil:
+		return nil
+	case ds.SQLite != nil:
+		return &snapshot.Datastore{Kind: snapshot.DatastoreSQLite}
+	case ds.Postgres != nil && in.DatastoreURL != "":
+		return &snapshot.Datastore{Kind: snapshot.DatastorePostgres}
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/datastore"
 	"github.com/appapi-dev/appapi/gateway/metrics"
 	"github.com/appapi-dev/appapi/gateway/pipeline"
 	"github.com/appapi-dev/appapi/internal/snapshot"
@@ -42,7 +43,7 @@ var exampleDocs = []string{"docs/operations.md", "docs/gitops.md", "README.md"}
 // operations are the step operations, by field name, in the order of
 // v1alpha1.Step. A new operation is added here, and
 // TestEveryOperationIsEverywhere then says what else it needs.
-var operations = []string{"http", "transform", "respond", "validate", "jwt", "call", "wait", "xmlToJson"}
+var operations = []string{"http", "transform", "respond", "validate", "jwt", "call", "wait", "xmlToJson", "store"}
 
 // yamlBlock is one ```yaml fenced block of a Markdown file.
 type yamlBlock struct {
@@ -407,7 +408,8 @@ func runEveryOperation(t *testing.T) *metrics.Metrics {
 		{Name: "echo", Call: &v1alpha1.CallOperation{AppAPI: "echo", Input: `steps.order`}},
 		{Name: "pause", Wait: &v1alpha1.WaitOperation{Duration: "1ms"}},
 		{Name: "xml", XMLToJSON: &v1alpha1.XMLToJSONOperation{Value: `'<stock>3</stock>'`}},
-		{Name: "answer", Respond: &v1alpha1.RespondOperation{Body: `{'echo': steps.echo, 'xml': steps.xml}`}},
+		{Name: "keep", Store: &v1alpha1.StoreOperation{Collection: "orders", Operation: v1alpha1.StoreInsert, Value: `steps.order`}},
+		{Name: "answer", Respond: &v1alpha1.RespondOperation{Body: `{'echo': steps.echo, 'xml': steps.xml, 'kept': steps.keep.stock}`}},
 	}
 	if len(steps) != len(operations) {
 		t.Fatalf("the test AppAPI has %d steps for %d operations: add a step of the new one", len(steps), len(operations))
@@ -423,17 +425,23 @@ func runEveryOperation(t *testing.T) *metrics.Metrics {
 	if err != nil {
 		t.Fatal(err)
 	}
+	store, err := datastore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "data.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = store.Close() }()
 	m := metrics.New()
 	rt := &pipeline.Runtime{
 		Secrets:   map[string]string{"signing": "a-signing-key-of-at-least-32-bytes"},
 		Endpoints: map[string]*pipeline.Endpoint{"echo": echo},
 		Observer:  m,
+		Store:     store, Namespace: "docs", Environment: "docs",
 	}
 	res, err := all.Serve(context.Background(), rt, &pipeline.Incoming{Method: "POST", Path: "/all"}, nil)
 	if err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	want := map[string]any{"echo": map[string]any{"stock": int64(3)}, "xml": map[string]any{"stock": "3"}}
+	want := map[string]any{"echo": map[string]any{"stock": int64(3)}, "xml": map[string]any{"stock": "3"}, "kept": int64(3)}
 	if !reflect.DeepEqual(res.Body, want) {
 		t.Errorf("body = %#v, want %#v", res.Body, want)
 	}

@@ -3,7 +3,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -69,10 +72,98 @@ func TestExamplesAnswerAsTheirREADMEsSay(t *testing.T) {
 			}
 		})
 	}
+	t.Run("contact-inbox", func(t *testing.T) { contactInbox(t, demo, demoToken) })
 	t.Run("redirect GET /go/docs", func(t *testing.T) {
 		r, err := call("GET", demo+"/go/docs", "", "", nil)
 		if err != nil || r.status != 302 || r.header.Get("Location") != "https://example.org/docs" || r.body != "" {
 			t.Fatalf("%v %d %v %q", err, r.status, r.header, r.body)
 		}
 	})
+}
+
+// contactInbox makes the requests of examples/contact-inbox/README.md: it
+// stores submissions, pages through them by topic, reads one and updates it
+// with If-Match.
+func contactInbox(t *testing.T, demo, token string) {
+	const jsonType = "application/json"
+	var ids []string
+	for _, s := range []string{
+		`{"name": "Ada", "email": "ada@example.org", "topic": "sales", "message": "Hello!"}`,
+		`{"name": "Bob", "email": "bob@example.org", "topic": "support", "message": "Help"}`,
+		`{"name": "Cy", "email": "cy@example.org", "topic": "sales", "message": "Prices?"}`,
+		`{"name": "Di", "email": "di@example.org", "topic": "sales", "message": "A demo?"}`,
+	} {
+		r, err := call("POST", demo+"/inbox/messages", "", jsonType, strings.NewReader(s))
+		if err != nil || r.status != 201 || !strings.Contains(r.body, `"version":1`) || !strings.HasPrefix(r.header.Get("Location"), "/inbox/messages/") {
+			t.Fatalf("POST /inbox/messages: %v %d %v %s", err, r.status, r.header, r.body)
+		}
+		ids = append(ids, strings.TrimPrefix(r.header.Get("Location"), "/inbox/messages/"))
+	}
+	r, err := call("POST", demo+"/inbox/messages", "", jsonType, strings.NewReader(`{"name": "Ada", "email": "nope", "topic": "jobs"}`))
+	if err != nil || r.status != 400 || !strings.Contains(r.body, `"pointer":"/topic"`) {
+		t.Errorf("an invalid submission: %v %d %s", err, r.status, r.body)
+	}
+
+	var page struct {
+		Items []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"items"`
+		NextCursor *string `json:"nextCursor"`
+	}
+	names := func(url string) []string {
+		t.Helper()
+		r, err := call("GET", url, token, "", nil)
+		if err != nil || r.status != 200 {
+			t.Fatalf("GET %s: %v %d %s", url, err, r.status, r.body)
+		}
+		page.NextCursor = nil
+		if err := json.Unmarshal([]byte(r.body), &page); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, it := range page.Items {
+			out = append(out, it.Name)
+		}
+		return out
+	}
+	if got := names(demo + "/inbox/messages?topic=sales&limit=2"); fmt.Sprint(got) != "[Ada Cy]" || page.NextCursor == nil {
+		t.Fatalf("first page: %v, nextCursor %v", got, page.NextCursor)
+	}
+	if got := names(demo + "/inbox/messages?topic=sales&limit=2&cursor=" + *page.NextCursor); fmt.Sprint(got) != "[Di]" || page.NextCursor != nil {
+		t.Errorf("second page: %v, nextCursor %v", got, page.NextCursor)
+	}
+	if r, _ := call("GET", demo+"/inbox/messages?cursor=forged", token, "", nil); r.status != 422 {
+		t.Errorf("a forged cursor: %d %s", r.status, r.body)
+	}
+	if r, _ := call("GET", demo+"/inbox/messages/no-such-id", token, "", nil); r.status != 404 || !strings.Contains(r.body, "Record not found") {
+		t.Errorf("an unknown id: %d %s", r.status, r.body)
+	}
+	if r, _ := call("GET", demo+"/inbox/messages/"+ids[0], token, "", nil); r.status != 200 || r.header.Get("ETag") != `"1"` {
+		t.Errorf("GET by id: %d %v %s", r.status, r.header, r.body)
+	}
+
+	patch := func(ifMatch, body string) response {
+		t.Helper()
+		req, err := http.NewRequest("PATCH", demo+"/inbox/messages/"+ids[0], strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+decode(token))
+		req.Header.Set("Content-Type", jsonType)
+		req.Header.Set("If-Match", ifMatch)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	}
+	if r := patch(`"1"`, `{"status": "answered"}`); r.status != 200 || r.header.Get("ETag") != `"2"` || !strings.Contains(r.body, `"status":"answered"`) {
+		t.Errorf("PATCH with the current version: %d %v %s", r.status, r.header, r.body)
+	}
+	if r := patch(`"1"`, `{"status": "read"}`); r.status != 412 || !strings.Contains(r.body, "Version mismatch") {
+		t.Errorf("PATCH with a stale version: %d %s", r.status, r.body)
+	}
 }

@@ -340,7 +340,10 @@ func (h *Harness) startGateway(key types.NamespacedName) (*Gateway, error) {
 		return nil, err
 	}
 	args := append([]string{"--namespace=" + key.Namespace, "--environment=" + key.Name, "--kubeconfig=" + kubeconfig,
-		"--listen=" + listen, "--admin-listen=" + admin, "--drain-timeout=2s"}, h.opts.GatewayArgs...)
+		"--listen=" + listen, "--admin-listen=" + admin, "--drain-timeout=2s",
+		// What the Environment's PersistentVolumeClaim would hold, in a
+		// cluster: no kubelet mounts it here.
+		"--data-dir=" + filepath.Join(h.opts.WorkDir, name+"-data")}, h.opts.GatewayArgs...)
 	p, err := startProcess(filepath.Join(h.opts.Root, "bin", "gateway"), h.logPath(name), args...)
 	if err != nil {
 		return nil, err

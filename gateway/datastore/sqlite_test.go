@@ -1,0 +1,101 @@
+package datastore_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/appapi-dev/appapi/gateway/datastore"
+	"github.com/appapi-dev/appapi/gateway/datastore/storetest"
+)
+
+func openSQLite(t testing.TB, path string) datastore.Store {
+	t.Helper()
+	s, err := datastore.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func TestSQLite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) datastore.Store {
+		return openSQLite(t, filepath.Join(t.TempDir(), "data.db"))
+	})
+}
+
+func TestSQLiteReplicas(t *testing.T) {
+	storetest.RunReplicas(t, func(t *testing.T, n int) []datastore.Store {
+		path := filepath.Join(t.TempDir(), "data.db")
+		stores := make([]datastore.Store, n)
+		var wg sync.WaitGroup
+		for i := range stores {
+			wg.Go(func() { stores[i] = openSQLite(t, path) })
+		}
+		wg.Wait()
+		return stores
+	})
+}
+
+func TestSQLiteFileIsPrivateAndKeepsRecords(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "data.db")
+	s, err := datastore.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := datastore.Scope{Namespace: "n", Environment: "e", Collection: "c"}
+	if _, err := s.Insert(ctx, sc, map[string]any{"id": "kept"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := s.Insert(ctx, sc, map[string]any{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := s.Query(ctx, sc, datastore.Query{Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SQLite gives the WAL and shared-memory files the database's mode.
+	for _, file := range []string{path + "-wal", path + "-shm"} {
+		if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want mode 600", filepath.Base(file), info, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("the database file has mode %o, want 600", perm)
+	}
+	// Reopened (a restart, and a schema already in place): the records and
+	// the cursor key are still there.
+	s = openSQLite(t, path)
+	if _, err := s.Get(ctx, sc, "kept"); err != nil {
+		t.Errorf("after reopening: %v", err)
+	}
+	next, err := s.Query(ctx, sc, datastore.Query{Limit: 2, Cursor: page.NextCursor})
+	if err != nil || len(next.Items) != 2 {
+		t.Errorf("a cursor from before the restart: %d items, %v", len(next.Items), err)
+	}
+}
+
+func TestOpenSQLiteInAMissingDirectoryFails(t *testing.T) {
+	_, err := datastore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "missing", "data.db"))
+	if !errors.Is(err, datastore.ErrUnavailable) {
+		t.Errorf("error %v, want ErrUnavailable", err)
+	}
+}
