@@ -79,7 +79,7 @@ func (c *Client) doFast(ctx context.Context, req *Request, d deadline, limit int
 	fresp := fasthttp.AcquireResponse()
 	max := int(min(limit, math.MaxInt))
 	for {
-		reused, phase, err := h.exchange(ctx, freq, fresp, d, max)
+		reused, phase, err := h.exchange(ctx, freq, fresp, d, max, !replayable(req))
 		if err == nil {
 			break
 		}
@@ -144,12 +144,18 @@ var errStale = errors.New("connection closed before the answer")
 
 // exchange sends freq on a connection of the pool and reads the answer into
 // fresp. reused says whether the connection had served a request before.
-func (h *fastHost) exchange(ctx context.Context, freq *fasthttp.Request, fresp *fasthttp.Response, d deadline, limit int) (reused bool, phase, err error) {
+// once says that the request must not be sent twice: it then goes on a
+// reused connection only if the upstream has not closed it.
+func (h *fastHost) exchange(ctx context.Context, freq *fasthttp.Request, fresp *fasthttp.Response, d deadline, limit int, once bool) (reused bool, phase, err error) {
 	var wait time.Duration
 	if !d.at.IsZero() {
 		wait = time.Until(d.at)
 	}
 	cc, err := h.hc.AcquireConn(wait, false)
+	for err == nil && once && !cc.LastUseTime().IsZero() && closedByPeer(cc.Conn()) {
+		h.hc.CloseConn(cc)
+		cc, err = h.hc.AcquireConn(wait, false)
+	}
 	if err != nil {
 		return false, ErrConnect, err
 	}

@@ -39,7 +39,8 @@ func (c *Client) doStandard(ctx context.Context, req *Request, d deadline, limit
 		return nil, d.failure(ctx, err, ErrConnect)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	if resp.ContentLength > limit {
+	// A HEAD answer's Content-Length is that of a body it does not have.
+	if resp.ContentLength > limit && req.Method != http.MethodHead {
 		return nil, ErrTooLarge
 	}
 	buf := getBuffer()
