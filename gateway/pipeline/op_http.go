@@ -231,7 +231,7 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 		out = nil
 		if len(bytes.TrimSpace(resp.Body)) > 0 {
 			var err error
-			if out, err = decodeJSON(resp.Body); err != nil {
+			if out, err = decodeJSONFast(resp.Body); err != nil {
 				// decodeJSON's errors give a position or a limit, never the data.
 				return nil, newError(http.StatusBadGateway, TitleUpstreamInvalid,
 					"the upstream's response is not valid JSON, although its Content-Type says it is: %v", err)

@@ -29,6 +29,9 @@ type config struct {
 	rounds      int
 	from        string
 	soak        time.Duration
+	// pprof, if set, is where the gateway's CPU profile during the first
+	// closed-loop round of the token endpoint is written.
+	pprof string
 }
 
 func main() {
@@ -47,6 +50,7 @@ func main() {
 	flag.StringVar(&c.docs, "docs", "docs/benchmarks.md", "Markdown file whose section between the bench markers is rewritten; empty for none.")
 	flag.StringVar(&c.json, "json", "bench/results.json", "Results file; empty for none.")
 	flag.DurationVar(&c.soak, "soak", 0, "Instead of the side-by-side runs: hold the gateway's token endpoint at half its maximum rate this long, and write the soak section and bench/soak.json.")
+	flag.StringVar(&c.pprof, "pprof", "", "Write the gateway's CPU profile during the first closed-loop round of the bearer token endpoint to this file (the gateway then runs with --pprof).")
 	flag.StringVar(&c.from, "from", "", "Measure nothing: rewrite the report from this results file (after a change to the report's text).")
 	flag.Parse()
 	log.SetFlags(0)

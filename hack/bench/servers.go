@@ -258,7 +258,7 @@ var tokenLine = regexp.MustCompile(`(?m)^appapi: token "bench-client" .*: (\S+)$
 
 // startGateway serves gatewayManifests in local mode and returns its address,
 // the token it minted and its admin address.
-func startGateway(dir, bin, floor string) (*server, string, string, string, error) {
+func startGateway(dir, bin, floor string, pprof bool) (*server, string, string, string, error) {
 	manifests := filepath.Join(dir, "manifests")
 	if err := os.MkdirAll(manifests, 0o755); err != nil {
 		return nil, "", "", "", err
@@ -275,8 +275,12 @@ func startGateway(dir, bin, floor string) (*server, string, string, string, erro
 		return nil, "", "", "", err
 	}
 	tokens := filepath.Join(dir, "tokens.txt")
-	s, err := startReady(dir, "gateway", "http://"+admin+"/readyz", bin, "--manifests", manifests, "--state-dir", filepath.Join(dir, "state"),
-		"--token-file", tokens, "--listen", addr, "--admin-listen", admin, "--drain-timeout", "1s")
+	args := []string{"--manifests", manifests, "--state-dir", filepath.Join(dir, "state"),
+		"--token-file", tokens, "--listen", addr, "--admin-listen", admin, "--drain-timeout", "1s"}
+	if pprof {
+		args = append(args, "--pprof")
+	}
+	s, err := startReady(dir, "gateway", "http://"+admin+"/readyz", append([]string{bin}, args...)...)
 	if err != nil {
 		return nil, "", "", "", err
 	}
@@ -310,7 +314,7 @@ func (f *fleet) stop() {
 	f.servers = nil
 }
 
-func startAll(dir, self, gwBin string) (*fleet, error) {
+func startAll(dir, self, gwBin string, pprof bool) (*fleet, error) {
 	f := &fleet{}
 	floor, floorAddr, err := startFloor(dir, self)
 	if err != nil {
@@ -335,7 +339,7 @@ func startAll(dir, self, gwBin string) (*fleet, error) {
 		f.targets = append(f.targets, load{nginxRow, newRequest(ngxAddr, path, nil)})
 	}
 
-	gw, gwAddr, token, admin, err := startGateway(dir, gwBin, floorAddr)
+	gw, gwAddr, token, admin, err := startGateway(dir, gwBin, floorAddr, pprof)
 	if err != nil {
 		return f, err
 	}
