@@ -278,6 +278,26 @@ func TestConnectionReuse(t *testing.T) {
 	})
 }
 
+// TestConnectionCloseFromStep: a step that sends Connection: close gets a
+// new connection for each request.
+func TestConnectionCloseFromStep(t *testing.T) {
+	sides(t, func(t *testing.T, c *Client) {
+		srv, conns := countingServer(t)
+		for range 3 {
+			req := get(t, srv.URL)
+			req.Header = []Field{{"Connection", "close"}}
+			resp, err := c.Do(context.Background(), req, time.Minute, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Release()
+		}
+		if n := conns.Load(); n != 3 {
+			t.Errorf("3 requests with Connection: close opened %d connections, want 3", n)
+		}
+	})
+}
+
 // TestUpstreamClosedIdleConnection: an upstream may close a kept-alive
 // connection between requests. A GET is sent again on a new connection; a
 // POST, which must not be sent twice, goes on the fast side only over a

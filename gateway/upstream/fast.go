@@ -200,7 +200,7 @@ func (h *fastHost) exchange(ctx context.Context, freq *fasthttp.Request, fresp *
 			return reused, errStale, err
 		}
 		return reused, ErrRead, err
-	case interrupted || fresp.ConnectionClose() || fresp.StatusCode() == fasthttp.StatusSwitchingProtocols ||
+	case interrupted || fresp.ConnectionClose() || freq.Header.ConnectionClose() || fresp.StatusCode() == fasthttp.StatusSwitchingProtocols ||
 		h.hc.IdleConnsCount() >= MaxIdleConnsPerHost:
 		h.hc.CloseConn(cc)
 	default:
