@@ -32,6 +32,9 @@ type config struct {
 	// pprof, if set, is where the gateway's CPU profile during the first
 	// closed-loop round of the token endpoint is written.
 	pprof string
+	// baseline, if set, is another checkout (main's, say) whose gateway is
+	// loaded in the same rounds as this one's.
+	baseline string
 }
 
 func main() {
@@ -51,6 +54,7 @@ func main() {
 	flag.StringVar(&c.json, "json", "bench/results.json", "Results file; empty for none.")
 	flag.DurationVar(&c.soak, "soak", 0, "Instead of the side-by-side runs: hold the gateway's token endpoint at half its maximum rate this long, and write the soak section and bench/soak.json.")
 	flag.StringVar(&c.pprof, "pprof", "", "Write the gateway's CPU profile during the first closed-loop round of the bearer token endpoint to this file (the gateway then runs with --pprof).")
+	flag.StringVar(&c.baseline, "baseline", "", "Also build the gateway of this checkout (e.g. `git archive main | tar -x -C /tmp/main`) and load its three endpoint shapes in the same interleaved rounds: a before/after in one machine state.")
 	flag.StringVar(&c.from, "from", "", "Measure nothing: rewrite the report from this results file (after a change to the report's text).")
 	flag.Parse()
 	log.SetFlags(0)

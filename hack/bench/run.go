@@ -83,13 +83,24 @@ func run(c config, command string) error {
 		return fmt.Errorf("go build ./cmd/gateway: %w", err)
 	}
 
+	baseBin := ""
+	if c.baseline != "" && c.soak == 0 {
+		baseBin = filepath.Join(dir, "gateway-baseline")
+		logf("building the baseline gateway from %s", c.baseline)
+		build := exec.Command("go", "build", "-o", baseBin, "./cmd/gateway")
+		build.Dir, build.Stdout, build.Stderr = c.baseline, os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build ./cmd/gateway in %s: %w", c.baseline, err)
+		}
+	}
+
 	res := Results{Date: time.Now().UTC().Format(time.RFC3339), Command: command, CPU: cpuModel(), CPUs: onlineCPUs(),
 		Pinned: canPin(), GoVersion: runtime.Version(), Nginx: nginxVersion(), Connections: c.connections, Duration: c.duration.String(), Rounds: c.rounds}
 	if !res.Pinned {
 		logf("taskset or a second CPU is missing: servers and load generator share the CPUs")
 	}
 
-	load, err := startAll(dir, self, gwBin, c.pprof != "")
+	load, err := startAll(dir, self, gwBin, c.pprof != "", baseBin)
 	defer load.stop()
 	if err != nil {
 		return err
