@@ -230,7 +230,10 @@ func framingField(name string) bool {
 
 // addField adds a field to a step's view of the response header.
 func addField(h map[string]any, name, value string) {
-	name = lowerName(name)
+	addLowerField(h, lowerName(name), value)
+}
+
+func addLowerField(h map[string]any, name, value string) {
 	if prev, ok := h[name]; ok {
 		h[name] = prev.(string) + ", " + value
 		return
@@ -249,6 +252,15 @@ var lowerNames = func() map[string]string {
 	}
 	return m
 }()
+
+// lowerNameOf is lowerName of a name in bytes, allocating only for a
+// name outside lowerNames.
+func lowerNameOf(name []byte) string {
+	if lower, ok := lowerNames[string(name)]; ok {
+		return lower
+	}
+	return strings.ToLower(string(name))
+}
 
 func lowerName(name string) string {
 	if lower, ok := lowerNames[name]; ok {

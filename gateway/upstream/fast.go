@@ -100,7 +100,7 @@ func (c *Client) doFast(ctx context.Context, req *Request, d deadline, limit int
 
 	header := make(map[string]any, fresp.Header.Len())
 	for name, value := range fresp.Header.All() {
-		addField(header, string(name), string(value))
+		addLowerField(header, lowerNameOf(name), string(value))
 	}
 	return &Response{
 		Status:      fresp.StatusCode(),
