@@ -228,11 +228,8 @@ func framingField(name string) bool {
 		strings.EqualFold(name, "Transfer-Encoding") || strings.EqualFold(name, "Trailer")
 }
 
-// addField adds a field to a step's view of the response header.
-func addField(h map[string]any, name, value string) {
-	addLowerField(h, lowerName(name), value)
-}
-
+// addLowerField adds a field, its name already in lower case, to a step's
+// view of the response header.
 func addLowerField(h map[string]any, name, value string) {
 	if prev, ok := h[name]; ok {
 		h[name] = prev.(string) + ", " + value
