@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/expr"
+	"github.com/appapi-dev/appapi/gateway/upstream"
 )
 
 // defaultHTTPTimeout bounds an http step that sets no timeout.
@@ -198,8 +196,8 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 		contentType = "text/plain; charset=utf-8"
 	}
 
-	headers := make(http.Header, len(op.headers)+1)
-	host := ""
+	req := &upstream.Request{Method: op.method, URL: u, Body: body, Header: make([]upstream.Field, 0, len(op.headers)+1)}
+	hasContentType := false
 	for _, h := range op.headers {
 		name := h.name
 		v, err := x.render(ctx, h.field, h.tmpl, nil)
@@ -211,71 +209,29 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 				"the request header %q is not a valid header (a line break or control character in its value?)", name)
 		}
 		if strings.EqualFold(name, "Host") {
-			host = v
+			req.Host = v
 			continue
 		}
-		headers.Set(name, v)
+		hasContentType = hasContentType || strings.EqualFold(name, "Content-Type")
+		req.Header = append(req.Header, upstream.Field{Name: name, Value: v})
 	}
-	if body != nil && headers.Get("Content-Type") == "" {
-		headers.Set("Content-Type", contentType)
+	if body != nil && !hasContentType {
+		req.Header = append(req.Header, upstream.Field{Name: "Content-Type", Value: contentType})
 	}
 
-	var sctx context.Context
-	var cancel context.CancelFunc
-	if op.timeout > 0 {
-		sctx, cancel = context.WithTimeout(ctx, op.timeout)
-	} else {
-		sctx, cancel = context.WithCancel(ctx)
-	}
-	defer cancel()
-	var reader io.Reader
-	if body != nil {
-		reader = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(sctx, op.method, u.String(), reader)
+	resp, err := x.rt.client().Do(ctx, req, op.timeout, x.rt.maxUpstreamBodyBytes())
 	if err != nil {
-		return nil, newError(http.StatusBadGateway, TitleUpstreamFailed, "the request cannot be built from the URL and method")
+		return nil, upstreamError(ctx, err, op.timeout, x.rt.maxUpstreamBodyBytes())
 	}
-	req.Header = headers
-	if host != "" {
-		req.Host = host
-	}
-
-	resp, err := x.rt.client().Do(req)
-	if err != nil {
-		return nil, upstreamError(ctx, sctx, err, op.timeout, "connection to the upstream failed")
-	}
-	defer func() { _ = resp.Body.Close() }()
-
-	limit := x.rt.maxUpstreamBodyBytes()
-	if resp.ContentLength > limit {
-		return nil, tooLarge(limit)
-	}
-	buf := getBodyBuffer()
-	// Nothing holds buf's bytes past this function: the output below is
-	// a string copy or values decoded from them.
-	defer putBodyBuffer(buf)
-	if resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength))
-	}
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
-		return nil, upstreamError(ctx, sctx, err, op.timeout, "reading the upstream's response failed")
-	}
-	data := buf.Bytes()
-	if int64(len(data)) > limit {
-		return nil, tooLarge(limit)
-	}
-
-	respHeaders := make(map[string]any, len(resp.Header))
-	for name, values := range resp.Header {
-		respHeaders[lowerHeaderName(name)] = strings.Join(values, ", ")
-	}
-	var out any = string(data)
-	if isJSON(resp.Header.Get("Content-Type")) {
+	// Nothing holds the body's bytes past this function: the output below
+	// is a string copy or values decoded from them.
+	defer resp.Release()
+	var out any = string(resp.Body)
+	if isJSON(resp.ContentType) {
 		out = nil
-		if len(bytes.TrimSpace(data)) > 0 {
+		if len(bytes.TrimSpace(resp.Body)) > 0 {
 			var err error
-			if out, err = decodeJSON(data); err != nil {
+			if out, err = decodeJSONFast(resp.Body); err != nil {
 				// decodeJSON's errors give a position or a limit, never the data.
 				return nil, newError(http.StatusBadGateway, TitleUpstreamInvalid,
 					"the upstream's response is not valid JSON, although its Content-Type says it is: %v", err)
@@ -283,8 +239,8 @@ func (op *httpOp) exchange(ctx context.Context, x *execution) (any, error) {
 		}
 	}
 	return map[string]any{
-		"status":  int64(resp.StatusCode),
-		"headers": respHeaders,
+		"status":  int64(resp.Status),
+		"headers": resp.Header,
 		"body":    out,
 	}, nil
 }
@@ -312,23 +268,28 @@ func (op *httpOp) renderURL(ctx context.Context, x *execution) (string, error) {
 	return b.String(), nil
 }
 
-// upstreamError classifies a failed exchange with an upstream without
-// quoting err, whose text holds the URL.
-func upstreamError(ctx, sctx context.Context, err error, timeout time.Duration, failed string) error {
+// upstreamError turns a failed exchange with an upstream into the step's
+// error; the client's errors never quote the URL.
+func upstreamError(ctx context.Context, err error, timeout time.Duration, limit int64) error {
 	if cerr := contextError(ctx); cerr != nil {
 		return cerr
 	}
-	var ne net.Error
-	if errors.Is(sctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// The request's deadline, a moment before its context says so.
+		return timeoutError()
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, upstream.ErrTimeout):
 		e := newError(http.StatusGatewayTimeout, TitleUpstreamTimeout, "the upstream did not answer within %s", timeout)
 		e.cause = context.DeadlineExceeded
 		return e
+	case errors.Is(err, upstream.ErrTooLarge):
+		return newError(http.StatusBadGateway, TitleUpstreamTooLarge, "the upstream's response is larger than %d bytes", limit)
+	default:
+		// ErrConnect, ErrRead and ErrRequest are sentences without the URL.
+		return newError(http.StatusBadGateway, TitleUpstreamFailed, "%s", err.Error())
 	}
-	return newError(http.StatusBadGateway, TitleUpstreamFailed, "%s", failed)
-}
-
-func tooLarge(limit int64) error {
-	return newError(http.StatusBadGateway, TitleUpstreamTooLarge, "the upstream's response is larger than %d bytes", limit)
 }
 
 // hasDotSegment reports whether an escaped URL path has a "." or ".."
@@ -340,26 +301,6 @@ func hasDotSegment(escaped string) bool {
 		}
 	}
 	return false
-}
-
-// bodyBuffers holds the buffers that upstream responses are read into,
-// so that reading one does not grow a new slice from 512 bytes each time.
-var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// maxPooledBodyBuffer bounds the buffers kept for reuse: one large
-// response must not pin its size in the pool.
-const maxPooledBodyBuffer = 64 << 10
-
-func getBodyBuffer() *bytes.Buffer {
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	return buf
-}
-
-func putBodyBuffer(buf *bytes.Buffer) {
-	if buf.Cap() <= maxPooledBodyBuffer {
-		bodyBuffers.Put(buf)
-	}
 }
 
 // namedTemplate is one header or query parameter of an http step, with the
@@ -376,23 +317,4 @@ func sortedTemplates(field string, m map[string]*expr.Template) []namedTemplate 
 		out = append(out, namedTemplate{name: name, field: field + "[" + name + "]", tmpl: m[name]})
 	}
 	return out
-}
-
-// lowerHeaderNames are the lower-case forms of the response headers most
-// upstreams send, so that naming them in a step's output allocates nothing.
-var lowerHeaderNames = func() map[string]string {
-	m := map[string]string{}
-	for _, name := range []string{"Cache-Control", "Connection", "Content-Encoding", "Content-Length", "Content-Type",
-		"Date", "Etag", "Expires", "Keep-Alive", "Last-Modified", "Location", "Server", "Set-Cookie", "Transfer-Encoding",
-		"Vary", "X-Request-Id"} {
-		m[name] = strings.ToLower(name)
-	}
-	return m
-}()
-
-func lowerHeaderName(name string) string {
-	if lower, ok := lowerHeaderNames[name]; ok {
-		return lower
-	}
-	return strings.ToLower(name)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/appapi-dev/appapi/api/v1alpha1"
+	"github.com/appapi-dev/appapi/gateway/upstream"
 	"github.com/appapi-dev/appapi/internal/snapshot"
 	"github.com/appapi-dev/appapi/internal/testutil"
 )
@@ -364,10 +365,10 @@ func TestHTTPUsesRuntimeClient(t *testing.T) {
 	}))
 	defer srv.Close()
 	rt := testRuntime()
-	rt.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	rt.HTTPClient = upstream.NewStandard(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		r.Header.Set("X-Via", "runtime client")
 		return http.DefaultTransport.RoundTrip(r)
-	})}
+	})})
 	r := compileEndpoint(t, "h", []v1alpha1.Step{testutil.HTTPStep("fetch", v1alpha1.HTTPOperation{URL: srv.URL})}, body(`steps.fetch.body`))
 	if res := mustRun(t, r, rt, nil); res.Body != "runtime client" {
 		t.Errorf("body = %v", res.Body)

@@ -10,6 +10,7 @@ import (
 	"github.com/appapi-dev/appapi/api/v1alpha1"
 	"github.com/appapi-dev/appapi/gateway/datastore"
 	"github.com/appapi-dev/appapi/gateway/expr"
+	"github.com/appapi-dev/appapi/gateway/upstream"
 )
 
 // Defaults of a Runtime whose fields are zero.
@@ -26,7 +27,7 @@ type Runtime struct {
 	Secrets map[string]string
 	// HTTPClient sends the requests of http steps. Nil means a shared
 	// client with connection pooling.
-	HTTPClient *http.Client
+	HTTPClient *upstream.Client
 	// Endpoints are the endpoints a call step can run, by AppAPI name.
 	Endpoints map[string]*Endpoint
 	// MaxCallDepth bounds nested call steps; 0 means 8.

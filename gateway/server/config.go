@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 
 	"github.com/appapi-dev/appapi/gateway/auth"
@@ -11,6 +10,7 @@ import (
 	"github.com/appapi-dev/appapi/gateway/openapi"
 	"github.com/appapi-dev/appapi/gateway/pipeline"
 	"github.com/appapi-dev/appapi/gateway/router"
+	"github.com/appapi-dev/appapi/gateway/upstream"
 	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
@@ -36,7 +36,7 @@ type config struct {
 // config served before it (nil for none), did not compile. A route that
 // does not compile (a gateway older than the manager, say) is left out and
 // reported; the others are served.
-func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, client *http.Client, observer pipeline.StepObserver, storeObserver pipeline.StoreObserver) (*config, []error) {
+func compileConfig(s *snapshot.Snapshot, prev *config, env *expr.Compiler, client *upstream.Client, observer pipeline.StepObserver, storeObserver pipeline.StoreObserver) (*config, []error) {
 	routes, err := compileRoutes(s, prev, env)
 	if err != nil {
 		return nil, append(routes.problems, err)

@@ -7,7 +7,6 @@ package server
 import (
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/appapi-dev/appapi/gateway/expr"
 	"github.com/appapi-dev/appapi/gateway/metrics"
 	"github.com/appapi-dev/appapi/gateway/pipeline"
+	"github.com/appapi-dev/appapi/gateway/upstream"
 	"github.com/appapi-dev/appapi/internal/snapshot"
 )
 
@@ -23,7 +23,7 @@ type Gateway struct {
 	current atomic.Pointer[config]
 	expr    *expr.Compiler
 	// client serves every snapshot, so connections to upstreams survive reloads.
-	client  *http.Client
+	client  *upstream.Client
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	now     func() time.Time

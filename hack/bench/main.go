@@ -32,6 +32,12 @@ type config struct {
 	soak         time.Duration
 	scale        []int
 	scaleProfile string
+	// pprof, if set, is where the gateway's CPU profile during the first
+	// closed-loop round of the token endpoint is written.
+	pprof string
+	// baseline, if set, is another checkout (main's, say) whose gateway is
+	// loaded in the same rounds as this one's.
+	baseline string
 }
 
 func main() {
@@ -61,6 +67,8 @@ func main() {
 		return nil
 	})
 	flag.StringVar(&c.scaleProfile, "scale-profile", "", "With --scale: record CPU profiles of the manager and the gateway during the probes into this directory, and keep the logs.")
+	flag.StringVar(&c.pprof, "pprof", "", "Write the gateway's CPU profile during the first closed-loop round of the bearer token endpoint to this file (the gateway then runs with --pprof).")
+	flag.StringVar(&c.baseline, "baseline", "", "Also build the gateway of this checkout (e.g. `git archive main | tar -x -C /tmp/main`) and load its three endpoint shapes in the same interleaved rounds: a before/after in one machine state.")
 	flag.StringVar(&c.from, "from", "", "Measure nothing: rewrite the report from this results file (after a change to the report's text).")
 	flag.Parse()
 	log.SetFlags(0)

@@ -83,13 +83,24 @@ func run(c config, command string) error {
 		return fmt.Errorf("go build ./cmd/gateway: %w", err)
 	}
 
+	baseBin := ""
+	if c.baseline != "" && c.soak == 0 {
+		baseBin = filepath.Join(dir, "gateway-baseline")
+		logf("building the baseline gateway from %s", c.baseline)
+		build := exec.Command("go", "build", "-o", baseBin, "./cmd/gateway")
+		build.Dir, build.Stdout, build.Stderr = c.baseline, os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build ./cmd/gateway in %s: %w", c.baseline, err)
+		}
+	}
+
 	res := Results{Date: time.Now().UTC().Format(time.RFC3339), Command: command, CPU: cpuModel(), CPUs: onlineCPUs(),
 		Pinned: canPin(), GoVersion: runtime.Version(), Nginx: nginxVersion(), Connections: c.connections, Duration: c.duration.String(), Rounds: c.rounds}
 	if !res.Pinned {
 		logf("taskset or a second CPU is missing: servers and load generator share the CPUs")
 	}
 
-	load, err := startAll(dir, self, gwBin)
+	load, err := startAll(dir, self, gwBin, c.pprof != "", baseBin)
 	defer load.stop()
 	if err != nil {
 		return err
@@ -98,7 +109,7 @@ func run(c config, command string) error {
 		return runSoak(c, load, command)
 	}
 	res.LoadBefore = loadAverage()
-	res.Targets = measureAll(c, load.targets)
+	res.Targets = measureAll(c, load)
 	res.LoadAfter = loadAverage()
 	load.stop()
 
@@ -117,7 +128,8 @@ func run(c config, command string) error {
 // otherwise skew that one ratio. Interleaving spreads such bursts over all
 // targets, and the round of median rate is reported. Then each target gets
 // an open-loop run at half its median rate, for its tail latency.
-func measureAll(c config, loads []load) []Target {
+func measureAll(c config, f *fleet) []Target {
+	loads := f.targets
 	runs := make([][]result, len(loads))
 	for round := range c.rounds {
 		for i, l := range loads {
@@ -128,7 +140,12 @@ func measureAll(c config, loads []load) []Target {
 			if c.warmup > 0 {
 				closedLoop(l.req, c.connections, c.warmup)
 			}
+			profiled := func() {}
+			if c.pprof != "" && round == 0 && l.target.Name == tokenName {
+				profiled = profileDuring(f.gatewayAdmin, c.duration, c.pprof)
+			}
 			runs[i] = append(runs[i], closedLoop(l.req, c.connections, c.duration))
+			profiled()
 		}
 	}
 	out := make([]Target, len(loads))

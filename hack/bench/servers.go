@@ -258,7 +258,7 @@ var tokenLine = regexp.MustCompile(`(?m)^appapi: token "bench-client" .*: (\S+)$
 
 // startGateway serves gatewayManifests in local mode and returns its address,
 // the token it minted and its admin address.
-func startGateway(dir, bin, floor string) (*server, string, string, string, error) {
+func startGateway(dir, bin, floor string, pprof bool) (*server, string, string, string, error) {
 	manifests := filepath.Join(dir, "manifests")
 	if err := os.MkdirAll(manifests, 0o755); err != nil {
 		return nil, "", "", "", err
@@ -275,8 +275,12 @@ func startGateway(dir, bin, floor string) (*server, string, string, string, erro
 		return nil, "", "", "", err
 	}
 	tokens := filepath.Join(dir, "tokens.txt")
-	s, err := startReady(dir, "gateway", "http://"+admin+"/readyz", bin, "--manifests", manifests, "--state-dir", filepath.Join(dir, "state"),
-		"--token-file", tokens, "--listen", addr, "--admin-listen", admin, "--drain-timeout", "1s")
+	args := []string{"--manifests", manifests, "--state-dir", filepath.Join(dir, "state"),
+		"--token-file", tokens, "--listen", addr, "--admin-listen", admin, "--drain-timeout", "1s"}
+	if pprof {
+		args = append(args, "--pprof")
+	}
+	s, err := startReady(dir, "gateway", "http://"+admin+"/readyz", append([]string{bin}, args...)...)
 	if err != nil {
 		return nil, "", "", "", err
 	}
@@ -310,7 +314,23 @@ func (f *fleet) stop() {
 	f.servers = nil
 }
 
-func startAll(dir, self, gwBin string) (*fleet, error) {
+// baselinePrefix names the rows of the gateway built from --baseline.
+const baselinePrefix = "baseline "
+
+// gatewayLoads are the gateway's three endpoint shapes; prefix tells a
+// baseline gateway's rows from this checkout's.
+func gatewayLoads(prefix, addr, token string) []load {
+	return []load{
+		{Target{Name: prefix + transformName, Description: "one `transform` step, no upstream, no auth"},
+			newRequest(addr, "/transform/ord-829104", nil)},
+		{Target{Name: prefix + proxyName, Description: "`http` step GET → floor, then `transform` of its body"},
+			newRequest(addr, "/proxy/ord-829104", nil)},
+		{Target{Name: prefix + tokenName, Description: "bearer token checked, then `http` step → floor and `transform`"},
+			newRequest(addr, "/token-proxy/ord-829104", map[string]string{"Authorization": "Bearer " + token})},
+	}
+}
+
+func startAll(dir, self, gwBin string, pprof bool, baseBin string) (*fleet, error) {
 	f := &fleet{}
 	floor, floorAddr, err := startFloor(dir, self)
 	if err != nil {
@@ -335,19 +355,25 @@ func startAll(dir, self, gwBin string) (*fleet, error) {
 		f.targets = append(f.targets, load{nginxRow, newRequest(ngxAddr, path, nil)})
 	}
 
-	gw, gwAddr, token, admin, err := startGateway(dir, gwBin, floorAddr)
+	if baseBin != "" {
+		baseDir := filepath.Join(dir, "baseline")
+		if err := os.MkdirAll(baseDir, 0o755); err != nil {
+			return f, err
+		}
+		base, baseAddr, baseToken, _, err := startGateway(baseDir, baseBin, floorAddr, false)
+		if err != nil {
+			return f, fmt.Errorf("baseline gateway: %w", err)
+		}
+		f.servers = append(f.servers, base)
+		f.targets = append(f.targets, gatewayLoads(baselinePrefix, baseAddr, baseToken)...)
+	}
+
+	gw, gwAddr, token, admin, err := startGateway(dir, gwBin, floorAddr, pprof)
 	if err != nil {
 		return f, err
 	}
 	f.servers = append(f.servers, gw)
 	f.gatewayAdmin = admin
-	f.targets = append(f.targets,
-		load{Target{Name: transformName, Description: "one `transform` step, no upstream, no auth"},
-			newRequest(gwAddr, "/transform/ord-829104", nil)},
-		load{Target{Name: proxyName, Description: "`http` step GET → floor, then `transform` of its body"},
-			newRequest(gwAddr, "/proxy/ord-829104", nil)},
-		load{Target{Name: tokenName, Description: "bearer token checked, then `http` step → floor and `transform`"},
-			newRequest(gwAddr, "/token-proxy/ord-829104", map[string]string{"Authorization": "Bearer " + token})},
-	)
+	f.targets = append(f.targets, gatewayLoads("", gwAddr, token)...)
 	return f, nil
 }
