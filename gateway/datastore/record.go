@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/appapi-dev/appapi/gateway/jsonnumber"
 )
 
 // The fields of a record that the store owns.
@@ -172,7 +173,7 @@ func decodeRecord(doc []byte) (Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	convertNumbers(raw)
+	jsonnumber.Convert(raw)
 	return raw, nil
 }
 
@@ -186,26 +187,6 @@ func decodeRaw(doc []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("%w: a stored record is not a JSON object: %v", ErrUnavailable, err)
 	}
 	return rec, nil
-}
-
-func convertNumbers(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	case map[string]any:
-		for k, e := range t {
-			t[k] = convertNumbers(e)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = convertNumbers(e)
-		}
-	}
-	return v
 }
 
 func jsonType(v any) string {

@@ -10,6 +10,8 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+
+	"github.com/appapi-dev/appapi/gateway/jsonnumber"
 )
 
 // MaxDepth bounds how deeply a document the gateway parses may nest: the
@@ -90,7 +92,9 @@ func decodeJSON(data []byte) (any, error) {
 	if numberAt > 0 {
 		return nil, fmt.Errorf("has a number beyond the range of a 64-bit float, about ±1.8e308 (at byte %d)", numberAt)
 	}
-	return convertNumbers(v), nil
+	// scanJSONLimits has refused the numbers float64 cannot hold, and
+	// MaxDepth bounds the recursion.
+	return jsonnumber.Convert(v), nil
 }
 
 // scanJSONLimits finds, without decoding, the first bracket that opens
@@ -150,35 +154,6 @@ func jsonSyntaxOnly(err error) error {
 		return errors.New("is not valid JSON: unexpected end of input")
 	}
 	return errors.New("is not valid JSON")
-}
-
-// convertNumbers turns json.Numbers into int64 when integral and in range,
-// float64 otherwise; scanJSONLimits has refused the ones float64 cannot
-// hold, and MaxDepth bounds the recursion.
-func convertNumbers(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	case map[string]any:
-		// Only numbers are replaced: assigning every entry again costs
-		// a map write per string, bool and nested value.
-		for k, e := range t {
-			if n, ok := e.(json.Number); ok {
-				t[k] = convertNumbers(n)
-			} else {
-				convertNumbers(e)
-			}
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = convertNumbers(e)
-		}
-	}
-	return v
 }
 
 // isJSON reports whether a Content-Type is application/json or +json.

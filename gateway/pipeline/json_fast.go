@@ -214,7 +214,7 @@ func unescape(raw []byte) (any, bool) {
 	return string(out), true
 }
 
-// number decodes a number of JSON's grammar as convertNumbers converts it.
+// number decodes a number of JSON's grammar as jsonnumber.Convert converts it.
 func (p *fastJSON) number() (any, bool) {
 	start := p.i
 	if p.data[p.i] == '-' {
