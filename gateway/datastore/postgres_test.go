@@ -18,17 +18,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(postgres.Main(m)) }
 
 func openPostgres(t testing.TB, url string) datastore.Store {
-	t.Helper()
-	s, err := datastore.OpenPostgres(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
+	return openStore(t, datastore.OpenPostgres, url)
 }
 
 func TestPostgres(t *testing.T) {

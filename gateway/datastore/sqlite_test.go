@@ -13,8 +13,13 @@ import (
 )
 
 func openSQLite(t testing.TB, path string) datastore.Store {
+	return openStore(t, datastore.OpenSQLite, path)
+}
+
+// openStore opens a store with open at location, to be closed when t ends.
+func openStore(t testing.TB, open func(context.Context, string) (datastore.Store, error), location string) datastore.Store {
 	t.Helper()
-	s, err := datastore.OpenSQLite(context.Background(), path)
+	s, err := open(context.Background(), location)
 	if err != nil {
 		t.Fatal(err)
 	}
