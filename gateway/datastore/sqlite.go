@@ -3,6 +3,7 @@ package datastore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -78,7 +79,28 @@ func (b *sqliteBackend) migrations() []migration {
 
 // retryable is false: a locked file is waited for by busy_timeout, and one
 // connection writes.
-func (b *sqliteBackend) retryable(error) bool { return false }
+// retryable is true for SQLITE_BUSY and SQLITE_LOCKED (extended codes
+// included) that outlast busy_timeout or skip it: SQLite answers BUSY at
+// once, without waiting, where waiting could deadlock, as when two
+// connections open a new file and both switch it to WAL. The statement or
+// transaction then runs again from the start.
+func (b *sqliteBackend) retryable(err error) bool {
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	switch coded.Code() & 0xff {
+	case sqliteBusy, sqliteLocked:
+		return true
+	}
+	return false
+}
+
+// SQLite's primary result codes that say another connection holds a lock.
+const (
+	sqliteBusy   = 5
+	sqliteLocked = 6
+)
 
 func (b *sqliteBackend) failure(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
