@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,13 +28,7 @@ func TestPostgres(t *testing.T) {
 
 func TestPostgresReplicas(t *testing.T) {
 	storetest.RunReplicas(t, func(t *testing.T, n int) []datastore.Store {
-		url := postgres.NewDatabase(t)
-		stores := make([]datastore.Store, n)
-		var wg sync.WaitGroup
-		for i := range stores {
-			wg.Go(func() { stores[i] = openPostgres(t, url) })
-		}
-		wg.Wait()
+		stores := openConcurrently(t, datastore.OpenPostgres, postgres.NewDatabase(t), n)
 		for i, s := range stores {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatalf("replica %d after a concurrent first start: %v", i, err)

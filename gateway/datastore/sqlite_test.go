@@ -16,19 +16,46 @@ func openSQLite(t testing.TB, path string) datastore.Store {
 	return openStore(t, datastore.OpenSQLite, path)
 }
 
+// opener opens a store on one backend: OpenSQLite or OpenPostgres.
+type opener func(context.Context, string) (datastore.Store, error)
+
 // openStore opens a store with open at location, to be closed when t ends.
-func openStore(t testing.TB, open func(context.Context, string) (datastore.Store, error), location string) datastore.Store {
+func openStore(t testing.TB, open opener, location string) datastore.Store {
 	t.Helper()
 	s, err := open(context.Background(), location)
 	if err != nil {
 		t.Fatal(err)
 	}
+	closeAtEnd(t, s)
+	return s
+}
+
+// openConcurrently opens n stores at location at once, as n gateways
+// starting together on one new database do.
+func openConcurrently(t testing.TB, open opener, location string, n int) []datastore.Store {
+	t.Helper()
+	stores := make([]datastore.Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() { stores[i], errs[i] = open(context.Background(), location) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d of %d opening at once: %v", i, n, err)
+		}
+		closeAtEnd(t, stores[i])
+	}
+	return stores
+}
+
+func closeAtEnd(t testing.TB, s datastore.Store) {
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
 			t.Error(err)
 		}
 	})
-	return s
 }
 
 func TestSQLite(t *testing.T) {
@@ -39,14 +66,7 @@ func TestSQLite(t *testing.T) {
 
 func TestSQLiteReplicas(t *testing.T) {
 	storetest.RunReplicas(t, func(t *testing.T, n int) []datastore.Store {
-		path := filepath.Join(t.TempDir(), "data.db")
-		stores := make([]datastore.Store, n)
-		var wg sync.WaitGroup
-		for i := range stores {
-			wg.Go(func() { stores[i] = openSQLite(t, path) })
-		}
-		wg.Wait()
-		return stores
+		return openConcurrently(t, datastore.OpenSQLite, filepath.Join(t.TempDir(), "data.db"), n)
 	})
 }
 
