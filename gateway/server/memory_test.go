@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -116,12 +117,20 @@ func TestBodyCostCoversMeasuredPeak(t *testing.T) {
 	// them for 5 MiB, the default maxRequestBytes.
 	const size = 2 << 20
 	for _, tc := range worstBodies(size) {
-		req := httptest.NewRequest("POST", tc.path, bytes.NewReader(tc.body))
-		req.Header.Set("Content-Type", tc.contentType)
-		rec := httptest.NewRecorder()
-		s := sampleHeap()
-		f.gw.ServeHTTP(rec, req)
-		peak := s.growth()
+		// The least peak of three: what the request keeps alive is the
+		// same each time, while a collector that falls behind on a busy
+		// machine (other test binaries run beside this one) only adds to
+		// a run's peak.
+		var rec *httptest.ResponseRecorder
+		peak := int64(math.MaxInt64)
+		for range 3 {
+			req := httptest.NewRequest("POST", tc.path, bytes.NewReader(tc.body))
+			req.Header.Set("Content-Type", tc.contentType)
+			rec = httptest.NewRecorder()
+			s := sampleHeap()
+			f.gw.ServeHTTP(rec, req)
+			peak = min(peak, s.growth())
+		}
 		cost := server.BodyCost(tc.contentType, tc.body)
 		t.Logf("%-34s %d: peak heap growth %6.1f MB (%4.1fx the body), charged %6.1f MB (%4.1fx)",
 			tc.name, rec.Code, float64(peak)/1e6, float64(peak)/float64(len(tc.body)), float64(cost)/1e6, float64(cost)/float64(len(tc.body)))
