@@ -103,18 +103,8 @@ func (p *fastJSON) object(depth int) (any, bool) {
 			return nil, false
 		}
 		m[key.(string)] = v
-		if p.space(); p.i >= len(p.data) {
-			return nil, false
-		}
-		switch p.data[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case '}':
-			p.i++
-			return m, true
-		default:
-			return nil, false
+		if more, ok := p.next('}'); !ok || !more {
+			return m, ok
 		}
 	}
 }
@@ -136,20 +126,28 @@ func (p *fastJSON) array(depth int) (any, bool) {
 			return nil, false
 		}
 		a = append(a, v)
-		if p.space(); p.i >= len(p.data) {
-			return nil, false
-		}
-		switch p.data[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case ']':
-			p.i++
-			return a, true
-		default:
-			return nil, false
+		if more, ok := p.next(']'); !ok || !more {
+			return a, ok
 		}
 	}
+}
+
+// next reads what follows a member of an object or an element of an array:
+// a comma, after which more follow, or close, which ends it.
+func (p *fastJSON) next(close byte) (more, ok bool) {
+	if p.space(); p.i >= len(p.data) {
+		return false, false
+	}
+	switch p.data[p.i] {
+	case ',':
+		p.i++
+		p.space()
+		return true, true
+	case close:
+		p.i++
+		return false, true
+	}
+	return false, false
 }
 
 // string decodes a string without \u escapes.
